@@ -1,0 +1,132 @@
+"""FastAPI app factory: routers, middleware and lifespan. The only wiring place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from control_plane import __version__
+from control_plane.clock import Clock, utc_now
+from control_plane.config import Settings
+from control_plane.crypto.keyring import load_key_ring
+from control_plane.errors import ControlPlaneError, RateLimited
+from control_plane.health.routes import router as health_router
+from control_plane.logs import get_logger
+from control_plane.middleware import BodySizeLimitMiddleware, HttpMetrics, RequestContextMiddleware
+from control_plane.state import AppState
+from control_plane.store.engine import create_engine
+from control_plane.store.migrate import upgrade_database
+
+_log = get_logger("control_plane.app")
+
+PUBLIC_ROUTES = frozenset(
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    }
+)
+
+
+def _request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+def _error_body(request: Request, code: str, detail: str) -> dict[str, str]:
+    return {"error": code, "detail": detail, "request_id": _request_id(request)}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """One rendering for every error: stable code, safe message, request id, nothing else."""
+
+    @app.exception_handler(ControlPlaneError)
+    async def _domain(request: Request, exc: ControlPlaneError) -> JSONResponse:
+        headers: dict[str, str] = {}
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="control-plane"'
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+        body = _error_body(request, exc.instance_code, exc.message)
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Never echo the input: it may carry tokens or PII.
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        detail = f"{where}: {first.get('msg', 'invalid')}"[:200]
+        return JSONResponse(_error_body(request, "invalid", detail), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        code = codes.get(exc.status_code, "http_error")
+        detail = code.replace("_", " ")
+        return JSONResponse(
+            _error_body(request, code, detail), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.error(
+            "http.unhandled_error", error_code=type(exc).__name__, request_id=_request_id(request)
+        )
+        return JSONResponse(
+            _error_body(request, "internal_error", "internal error"), status_code=500
+        )
+
+
+def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
+    """Build the app; every dependency is created in the lifespan from ``settings``."""
+    registry = CollectorRegistry()
+    metrics = HttpMetrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database_url = settings.database_url
+        if settings.is_development:
+            await upgrade_database(database_url)
+        engine = create_engine(database_url, echo=settings.database.echo)
+        keys = load_key_ring(
+            settings.keys, settings.key_dir, is_development=settings.is_development
+        )
+        timeout = httpx.Timeout(settings.livekit.timeout_seconds, connect=2.0)
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+            app.state.cp = AppState(
+                settings=settings,
+                engine=engine,
+                keys=keys,
+                http=http,
+                registry=registry,
+                clock=clock,
+            )
+            _log.info(
+                "app.started",
+                service="control-plane",
+                state=settings.env.value,
+                reason="embedded defaults" if not settings.database.url else "configured",
+            )
+            try:
+                yield
+            finally:
+                await engine.dispose()
+
+    app = FastAPI(
+        title="Voice session control plane",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.is_development else None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,43 @@
+"""Audit tables: the append-only hash chain and its signed checkpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, DateTime, Index
+from sqlmodel import Field, SQLModel
+
+
+class AuditRecord(SQLModel, table=True):
+    __tablename__ = "audit_record"
+    __table_args__ = (
+        Index("ix_audit_record_ts", "ts"),
+        Index("ix_audit_record_actor", "actor"),
+        Index("ix_audit_record_type", "event_type"),
+    )
+
+    seq: int = Field(primary_key=True)
+    id: str = Field(max_length=32, unique=True)
+    ts: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    event_type: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)
+    actor: str | None = Field(default=None, max_length=128)
+    target: str | None = Field(default=None, max_length=256)
+    reason: str = Field(default="", max_length=512)
+    decision_id: str | None = Field(default=None, max_length=64)
+    policy_version: str | None = Field(default=None, max_length=80)
+    request_id: str | None = Field(default=None, max_length=64)
+    details: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ts: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    head_seq: int
+    head_hash: str = Field(max_length=64)
+    key_id: str = Field(max_length=32)
+    signature: str = Field(max_length=128)

@@ -1,0 +1,202 @@
+"""Decisions: deny by default, forbid wins, and fail closed on any engine error.
+
+`decide_many` groups requests by (principal, resource) and makes ONE batched Cedar call per
+group, so the media actions of a join cost one evaluation, not six.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cedarpy
+
+from control_plane.authz.engine import PolicyInfo, PolicySnapshot
+from control_plane.authz.entities import build_cedar_request, build_entities, mask_request
+from control_plane.authz.errors import AccessDenied
+from control_plane.authz.types import (
+    AuthzRequest,
+    Decision,
+    DecisionId,
+    Principal,
+    Resource,
+)
+
+MAX_ERROR_CHARS = 500
+"""Engine messages can echo the entity JSON; cap them so an audit record stays small."""
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A decision with the policies that determined it and human-readable reasons."""
+
+    decision: Decision
+    policies: tuple[PolicyInfo, ...]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """One request decided by the current and by a candidate policy set."""
+
+    request: AuthzRequest
+    current: Decision
+    candidate: Decision
+
+    @property
+    def is_changed(self) -> bool:
+        """True when the candidate set would answer differently (allow/deny)."""
+        return self.current.allowed != self.candidate.allowed
+
+
+def _new_id() -> DecisionId:
+    return DecisionId(uuid.uuid4().hex)
+
+
+def _trim(message: str) -> str:
+    return message if len(message) <= MAX_ERROR_CHARS else message[:MAX_ERROR_CHARS] + "..."
+
+
+def _deny_all(
+    snapshot: PolicySnapshot,
+    requests: Sequence[AuthzRequest],
+    ids: Sequence[DecisionId],
+    error: str,
+) -> list[Decision]:
+    return [
+        Decision(
+            id=decision_id,
+            action=request.action,
+            allowed=False,
+            determining_policies=(),
+            errors=(_trim(error),),
+            policy_version=snapshot.version,
+            masked_input=mask_request(request),
+        )
+        for request, decision_id in zip(requests, ids, strict=True)
+    ]
+
+
+def _to_decision(
+    snapshot: PolicySnapshot,
+    request: AuthzRequest,
+    decision_id: DecisionId,
+    result: cedarpy.AuthzResult,
+) -> Decision:
+    errors = tuple(_trim(str(e)) for e in result.diagnostics.errors)
+    # Fail closed: Cedar skips a policy whose evaluation errors, so a broken forbid could
+    # let a permit through. Any error at all turns the answer into a deny.
+    allowed = bool(result.allowed) and not errors
+    names = result.diagnostics.id_annotations_by_reason
+    determining = (
+        tuple(sorted(names.get(pid, pid) for pid in result.diagnostics.reasons))
+        if allowed or not errors
+        else ()
+    )
+    return Decision(
+        id=decision_id,
+        action=request.action,
+        allowed=allowed,
+        determining_policies=determining,
+        errors=errors,
+        policy_version=snapshot.version,
+        masked_input=mask_request(request),
+    )
+
+
+def _evaluate_group(
+    snapshot: PolicySnapshot,
+    requests: Sequence[AuthzRequest],
+    ids: Sequence[DecisionId],
+) -> list[Decision]:
+    try:
+        entities = build_entities(requests[0].principal, requests[0].resource)
+        results = cedarpy.is_authorized_batch(
+            [build_cedar_request(r) for r in requests],
+            snapshot.policy_set,
+            entities,
+            schema=snapshot.schema,
+        )
+        if len(results) != len(requests):
+            raise RuntimeError("engine returned a result count that does not match")
+        return [
+            _to_decision(snapshot, request, decision_id, result)
+            for request, decision_id, result in zip(requests, ids, results, strict=True)
+        ]
+    # Fail closed at the engine boundary: whatever the binding raises is a deny, recorded.
+    except Exception as exc:
+        return _deny_all(snapshot, requests, ids, f"engine_error: {type(exc).__name__}: {exc}")
+
+
+def decide_many(
+    snapshot: PolicySnapshot,
+    requests: Sequence[AuthzRequest],
+    *,
+    decision_ids: Sequence[DecisionId] | None = None,
+) -> list[Decision]:
+    """Decide every request, in order, with one Cedar batch per (principal, resource) pair.
+
+    Each result equals what `decide` returns for that request alone; an engine failure denies
+    every request of the affected batch and records the error on each decision.
+    """
+    ids = list(decision_ids) if decision_ids is not None else [_new_id() for _ in requests]
+    if len(ids) != len(requests):
+        raise ValueError("decision_ids must have one id per request")
+    groups: dict[tuple[Principal, Resource], list[int]] = {}
+    for index, request in enumerate(requests):
+        groups.setdefault((request.principal, request.resource), []).append(index)
+    decisions: list[Decision | None] = [None] * len(requests)
+    for indexes in groups.values():
+        batch = _evaluate_group(snapshot, [requests[i] for i in indexes], [ids[i] for i in indexes])
+        for index, decision in zip(indexes, batch, strict=True):
+            decisions[index] = decision
+    return [d for d in decisions if d is not None]
+
+
+def decide(
+    snapshot: PolicySnapshot, request: AuthzRequest, *, decision_id: DecisionId | None = None
+) -> Decision:
+    """Decide one request: allowed only if a permit matched, no forbid did and nothing failed."""
+    return _evaluate_group(snapshot, [request], [decision_id or _new_id()])[0]
+
+
+def ensure_allowed(decision: Decision) -> Decision:
+    """Return the decision if it allows; otherwise raise `AccessDenied` quoting its id."""
+    if not decision.allowed:
+        raise AccessDenied(decision.id)
+    return decision
+
+
+def _reasons(decision: Decision, policies: Sequence[PolicyInfo]) -> tuple[str, ...]:
+    if decision.errors:
+        return tuple(f"denied: evaluation failed, fail closed ({e})" for e in decision.errors)
+    if not policies:
+        return ("denied by default: no permit policy matched",)
+    verb = "allowed" if decision.allowed else "denied"
+    return tuple(f"{verb} by {p.effect} policy {p.policy_id!r} ({p.file})" for p in policies)
+
+
+def explain(
+    snapshot: PolicySnapshot, request: AuthzRequest, *, decision_id: DecisionId | None = None
+) -> Explanation:
+    """Decide one request and say why: the determining policies, their files and effects."""
+    decision = decide(snapshot, request, decision_id=decision_id)
+    policies = tuple(
+        info
+        for info in (snapshot.find_policy(pid) for pid in decision.determining_policies)
+        if info is not None
+    )
+    return Explanation(decision=decision, policies=policies, reasons=_reasons(decision, policies))
+
+
+def what_if(
+    current: PolicySnapshot, candidate: PolicySnapshot, requests: Sequence[AuthzRequest]
+) -> list[WhatIf]:
+    """Decide each request under both sets, so a policy change can be reviewed before reload."""
+    before = decide_many(current, requests)
+    after = decide_many(candidate, requests)
+    return [
+        WhatIf(request=r, current=b, candidate=a)
+        for r, b, a in zip(requests, before, after, strict=True)
+    ]

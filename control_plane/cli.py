@@ -1,0 +1,110 @@
+"""`control-plane` command: serve, migrate, doctor, keys and the domain subcommands."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from control_plane.config import Settings, load_settings
+from control_plane.errors import ConfigError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+keys_app = typer.Typer(no_args_is_help=True, help="Development keys and secrets.")
+app.add_typer(keys_app, name="keys")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Bind address (default: server.host)."),
+    port: int | None = typer.Option(None, help="Port (default: server.port)."),
+) -> None:
+    """Run the control plane (embedded defaults when nothing is configured)."""
+    import uvicorn
+
+    from control_plane.app import create_app
+    from control_plane.logs import configure_logging
+
+    settings = _settings()
+    configure_logging()
+    mode = "embedded" if not settings.database.url else "configured"
+    typer.echo(
+        f"control-plane {settings.env.value} mode ({mode}): database "
+        f"{settings.database_url.split('://', 1)[0]}, rate limits "
+        f"{settings.risk.storage_url.split('://', 1)[0]}, keys "
+        f"{'from ' + str(settings.key_dir) if settings.is_development else 'from settings'}",
+        err=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from control_plane.store.migrate import upgrade_database_sync
+
+    settings = _settings()
+    upgrade_database_sync(settings.database_url)
+    typer.echo(f"database at head ({settings.database_url.split('://', 1)[0]})")
+
+
+@app.command()
+def doctor() -> None:
+    """Print each configured dependency: reachable or not, and why."""
+    from control_plane.health.doctor import run_doctor
+
+    results = asyncio.run(run_doctor(_settings()))
+    width = max(len(r.name) for r in results)
+    typer.echo(f"{'dependency'.ljust(width)}  status  detail")
+    for result in results:
+        status = "ok  " if result.ok else "FAIL"
+        typer.echo(f"{result.name.ljust(width)}  {status}    {result.detail}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Generate development keys (≥ 32 random bytes each) into the key folder; never overwrite."""
+    from control_plane.crypto.keyring import KEY_NAMES, init_key_dir
+
+    settings = _settings()
+    created = init_key_dir(settings.key_dir)
+    for name in KEY_NAMES:
+        typer.echo(
+            f"{name}: {'created' if name in created else 'kept'} ({settings.key_dir / name})"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: configuration errors print one line and exit 2, never a traceback."""
+    try:
+        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,15 @@
+"""The clock is a value passed in, so tests can inject time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+def utc_now() -> datetime:
+    """The real clock: timezone-aware UTC."""
+    return datetime.now(UTC)

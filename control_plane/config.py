@@ -1,0 +1,266 @@
+"""Typed settings: one `Settings` of nested, frozen per-domain sections.
+
+Environment variables use the prefix ``CONTROL_PLANE_`` and ``__`` between a section and
+its field (``CONTROL_PLANE_TOKENS__MAX_TTL_SECONDS=300``). The defaults run the embedded
+mode with no setup at all: SQLite under ``var/``, in-memory rate limits, local key files.
+Outside development a validator refuses unsafe values with one line naming the setting.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from control_plane.errors import ConfigError
+
+HARD_MAX_TOKEN_TTL_SECONDS = 600
+MIN_SECRET_BYTES = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=1, le=65535)
+    public_base_url: str = "http://127.0.0.1:8787"
+    replicas: int = Field(default=1, ge=1)
+    cors_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    var_dir: Path = Path("var")
+
+
+class DatabaseSettings(_Section):
+    url: str = ""
+    echo: bool = False
+    pool_size: int = Field(default=10, ge=1)
+
+    def resolved_url(self, var_dir: Path) -> str:
+        """The configured URL, or the embedded SQLite file under ``var_dir``."""
+        if self.url:
+            return self.url
+        return f"sqlite+aiosqlite:///{(var_dir / 'control-plane.db').as_posix()}"
+
+
+class KeySettings(_Section):
+    """Local key files (embedded mode) or explicit secrets (production)."""
+
+    dir: Path | None = None
+    pseudonym_key: SecretStr | None = None
+    session_secret: SecretStr | None = None
+    kek: SecretStr | None = None
+    audit_signing_key: SecretStr | None = None
+    receipt_signing_key: SecretStr | None = None
+    worker_credential_key: SecretStr | None = None
+
+
+class LiveKitSettings(_Section):
+    url: str = "http://127.0.0.1:7880"
+    api_key: str = ""
+    api_secret: SecretStr = SecretStr("")
+    webhook_api_key: str = ""
+    webhook_api_secret: SecretStr = SecretStr("")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    empty_timeout_seconds: int = Field(default=120, ge=1)
+    departure_timeout_seconds: int = Field(default=20, ge=0)
+    max_participants: int = Field(default=4, ge=1, le=100)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("https://", "wss://").replace("http://", "ws://")
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.api_key and self.api_secret.get_secret_value())
+
+
+class OidcSettings(_Section):
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    redirect_uri: str = "http://127.0.0.1:8787/auth/callback"
+    post_logout_redirect_uri: str = "http://127.0.0.1:8787/"
+    audience: str = "urn:control-plane:api"
+    scopes: tuple[str, ...] = ("openid", "email", "profile", "groups")
+    groups_claim: str = "groups"
+    tenant_claim: str = "tenant"
+    allowed_algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+    leeway_seconds: int = Field(default=30, ge=0, le=120)
+    jwks_ttl_seconds: int = Field(default=300, ge=10)
+    jwks_min_refresh_seconds: int = Field(default=10, ge=1)
+    http_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    max_token_bytes: int = Field(default=8192, ge=512)
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.issuer and self.client_id)
+
+
+class BrowserSessionSettings(_Section):
+    cookie_name: str = "__Host-cp_session"
+    idle_timeout_seconds: int = Field(default=30 * 60, ge=60)
+    absolute_timeout_seconds: int = Field(default=8 * 3600, ge=300)
+    login_state_ttl_seconds: int = Field(default=600, ge=60)
+
+
+class TokenSettings(_Section):
+    default_ttl_seconds: int = Field(default=120, ge=10)
+    max_ttl_seconds: int = Field(default=600, ge=10)
+    max_session_seconds: int = Field(default=3600, ge=60)
+
+
+class PolicySettings(_Section):
+    dir: Path = Path("policies")
+
+
+class RiskSettings(_Section):
+    storage_url: str = "memory://"
+    auth_limit: str = "30/minute"
+    mint_limit_per_subject: str = "60/minute"
+    mint_limit_per_address: str = "120/minute"
+    webhook_limit: str = "6000/minute"
+    high_risk_score: int = Field(default=80, ge=0, le=100)
+
+
+class AuditSettings(_Section):
+    checkpoint_interval_seconds: int = Field(default=300, ge=1)
+    checkpoint_every_records: int = Field(default=1000, ge=1)
+
+
+class WebhookSettings(_Section):
+    freshness_seconds: int = Field(default=300, ge=5)
+    max_body_bytes: int = Field(default=128 * 1024, ge=1024)
+    reconcile_interval_seconds: float = Field(default=5.0, gt=0)
+    alert_url: str = ""
+    alert_secret: SecretStr = SecretStr("")
+
+
+class RetentionSettings(_Section):
+    raw_transcript_seconds: int = Field(default=24 * 3600, ge=0)
+    redacted_transcript_seconds: int = Field(default=30 * 86400, ge=0)
+    session_metadata_seconds: int = Field(default=90 * 86400, ge=0)
+    webhook_body_seconds: int = Field(default=7 * 86400, ge=0)
+    audit_record_seconds: int = Field(default=365 * 86400, ge=0)
+    metrics_seconds: int = Field(default=30 * 86400, ge=0)
+    interval_seconds: float = Field(default=30.0, gt=0)
+    store_raw_transcripts: bool = False
+
+
+class AgentSettings(_Section):
+    workers: int = Field(default=0, ge=0, le=32)
+    agent_name: str = "big-mama"
+    pipeline: str = "offline"
+    livekit_api_key: str = ""
+    livekit_api_secret: SecretStr = SecretStr("")
+    credential_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+
+
+class Settings(BaseSettings):
+    """All settings; defaults are the embedded development mode."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONTROL_PLANE_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    keys: KeySettings = KeySettings()
+    livekit: LiveKitSettings = LiveKitSettings()
+    oidc: OidcSettings = OidcSettings()
+    browser: BrowserSessionSettings = BrowserSessionSettings()
+    tokens: TokenSettings = TokenSettings()
+    policies: PolicySettings = PolicySettings()
+    risk: RiskSettings = RiskSettings()
+    audit: AuditSettings = AuditSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    retention: RetentionSettings = RetentionSettings()
+    agents: AgentSettings = AgentSettings()
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+    @property
+    def database_url(self) -> str:
+        return self.database.resolved_url(self.server.var_dir)
+
+    @property
+    def key_dir(self) -> Path:
+        return self.keys.dir or (self.server.var_dir / "keys")
+
+
+Problem = Annotated[str, "one line naming the setting"]
+
+
+def unsafe_settings(settings: Settings) -> list[Problem]:
+    """Every reason these settings are unsafe to run outside development (empty if none)."""
+    problems: list[Problem] = []
+    if settings.tokens.max_ttl_seconds > HARD_MAX_TOKEN_TTL_SECONDS:
+        problems.append(
+            f"tokens.max_ttl_seconds: {settings.tokens.max_ttl_seconds} exceeds the hard cap "
+            f"of {HARD_MAX_TOKEN_TTL_SECONDS}"
+        )
+    if settings.tokens.default_ttl_seconds > settings.tokens.max_ttl_seconds:
+        problems.append("tokens.default_ttl_seconds: larger than tokens.max_ttl_seconds")
+    if settings.is_development:
+        return problems
+    if not settings.oidc.issuer.startswith("https://"):
+        problems.append("oidc.issuer: must be an https:// URL in production")
+    if "*" in settings.oidc.audience or not settings.oidc.audience:
+        problems.append("oidc.audience: must be a single explicit audience in production")
+    if any(origin == "*" or "*" in origin for origin in settings.server.cors_origins):
+        problems.append("server.cors_origins: wildcard origins are not allowed in production")
+    if settings.database_url.startswith("sqlite") and settings.server.replicas > 1:
+        problems.append("database.url: SQLite cannot serve more than one replica")
+    if settings.risk.storage_url.startswith("memory") and settings.server.replicas > 1:
+        problems.append("risk.storage_url: in-memory rate limits cannot serve several replicas")
+    for name in (
+        "pseudonym_key",
+        "session_secret",
+        "kek",
+        "audit_signing_key",
+        "receipt_signing_key",
+        "worker_credential_key",
+    ):
+        value: SecretStr | None = getattr(settings.keys, name)
+        if value is None:
+            problems.append(f"keys.{name}: required in production (development key files refused)")
+        elif len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            problems.append(f"keys.{name}: shorter than {MIN_SECRET_BYTES} bytes")
+    for name, secret in (
+        ("livekit.api_secret", settings.livekit.api_secret),
+        ("livekit.webhook_api_secret", settings.livekit.webhook_api_secret),
+        ("oidc.client_secret", settings.oidc.client_secret),
+    ):
+        if len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            problems.append(f"{name}: shorter than {MIN_SECRET_BYTES} bytes")
+    return problems
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; raises ConfigError with one line naming the setting."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+    problems = unsafe_settings(settings)
+    if problems:
+        raise ConfigError(f"unsafe setting {problems[0]}")
+    return settings

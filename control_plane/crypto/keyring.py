@@ -1,0 +1,126 @@
+"""The key ring: every long-lived secret the control plane holds, loaded once at start-up.
+
+Embedded mode generates development keys into ``var/keys`` (never overwriting an existing
+file, mode 0600). Production passes each key as a secret setting; ``config.unsafe_settings``
+refuses to start without them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pydantic import SecretStr
+
+from control_plane.config import KeySettings
+from control_plane.errors import ConfigError
+
+KEY_BYTES = 32
+KEY_NAMES = (
+    "pseudonym_key",
+    "session_secret",
+    "kek",
+    "audit_signing_key",
+    "receipt_signing_key",
+    "worker_credential_key",
+)
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Raw key material. Never logged, never serialised."""
+
+    pseudonym_key: bytes
+    session_secret: bytes
+    kek: bytes
+    audit_signing_key: Ed25519PrivateKey
+    receipt_signing_key: Ed25519PrivateKey
+    worker_credential_key: bytes
+    is_development: bool
+
+    @property
+    def audit_public_key(self) -> Ed25519PublicKey:
+        return self.audit_signing_key.public_key()
+
+    @property
+    def receipt_public_key(self) -> Ed25519PublicKey:
+        return self.receipt_signing_key.public_key()
+
+
+def public_key_id(key: Ed25519PublicKey) -> str:
+    """A short stable id for a public key (first 16 hex chars of its raw bytes' hash)."""
+    import hashlib
+
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _decode(name: str, value: str) -> bytes:
+    text = value.strip()
+    for decoder in (bytes.fromhex, _b64):
+        try:
+            raw = decoder(text)
+        except ValueError:
+            continue
+        if len(raw) >= KEY_BYTES:
+            return raw
+    raise ConfigError(f"invalid setting keys.{name}: needs at least {KEY_BYTES} bytes (hex/base64)")
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def init_key_dir(key_dir: Path) -> list[str]:
+    """Generate missing development keys (≥ 32 random bytes each); return the names created."""
+    key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(key_dir, 0o700)
+    created: list[str] = []
+    for name in KEY_NAMES:
+        path = key_dir / name
+        if path.exists():
+            continue
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+        created.append(name)
+    return created
+
+
+def _material(name: str, configured: SecretStr | None, key_dir: Path) -> bytes:
+    if configured is not None:
+        return _decode(name, configured.get_secret_value())
+    path = key_dir / name
+    try:
+        return _decode(name, path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"missing setting keys.{name}: run `control-plane keys init` or set it"
+        ) from None
+
+
+def load_key_ring(settings: KeySettings, key_dir: Path, *, is_development: bool) -> KeyRing:
+    """Load every key from settings, else from the key directory (development only)."""
+    if is_development:
+        init_key_dir(key_dir)
+    raw = {name: _material(name, getattr(settings, name), key_dir) for name in KEY_NAMES}
+    return KeyRing(
+        pseudonym_key=raw["pseudonym_key"],
+        session_secret=raw["session_secret"],
+        kek=raw["kek"][:KEY_BYTES],
+        audit_signing_key=Ed25519PrivateKey.from_private_bytes(raw["audit_signing_key"][:32]),
+        receipt_signing_key=Ed25519PrivateKey.from_private_bytes(raw["receipt_signing_key"][:32]),
+        worker_credential_key=raw["worker_credential_key"],
+        is_development=is_development,
+    )

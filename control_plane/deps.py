@@ -1,0 +1,39 @@
+"""Dependencies shared by every domain: the app state and the unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control_plane.state import AppState
+from control_plane.store.uow import unit_of_work
+
+
+def get_state(request: Request) -> AppState:
+    """The lifespan-built application state."""
+    state: AppState = request.app.state.cp
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+async def get_tx(state: State) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed before the response is sent, rolled back on
+    any error, so a 2xx always means the writes are durable."""
+    async with unit_of_work(state.engine) as session:
+        yield session
+
+
+Tx = Annotated[AsyncSession, Depends(get_tx, scope="function")]
+
+
+def get_request_id(request: Request) -> str:
+    """The request id assigned by the middleware."""
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+RequestId = Annotated[str, Depends(get_request_id)]

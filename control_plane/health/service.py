@@ -1,0 +1,18 @@
+"""Readiness of every dependency the app was built with."""
+
+from __future__ import annotations
+
+import asyncio
+
+from control_plane.health.checks import CheckResult, check_database, check_http
+from control_plane.state import AppState
+
+
+async def readiness(state: AppState) -> list[CheckResult]:
+    """One result per dependency; the app is ready only if all are ok."""
+    results = await asyncio.gather(
+        check_database(state.engine),
+        check_http("livekit", state.http, state.settings.livekit.url),
+    )
+    policy = CheckResult("policies", True, "loaded")
+    return [results[0], policy, results[1]]

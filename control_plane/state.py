@@ -1,0 +1,25 @@
+"""The typed application state built once in the lifespan; dependencies read it from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from control_plane.clock import Clock
+from control_plane.config import Settings
+from control_plane.crypto.keyring import KeyRing
+
+
+@dataclass(frozen=True)
+class AppState:
+    """Everything a request needs; owned by the lifespan, never module-global."""
+
+    settings: Settings
+    engine: AsyncEngine
+    keys: KeyRing
+    http: httpx.AsyncClient
+    registry: CollectorRegistry
+    clock: Clock

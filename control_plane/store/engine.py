@@ -1,0 +1,90 @@
+"""Database engines for SQLite (embedded) and PostgreSQL (production).
+
+Dialect-specific SQL lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from control_plane.errors import ConfigError
+
+SUPPORTED_PREFIXES = ("sqlite+aiosqlite://", "postgresql+psycopg://")
+AUDIT_CHAIN_LOCK_KEY = 0x63705F61756474  # "cp_audt": one advisory lock for the audit tail
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sync_url(url: str) -> str:
+    """The same database for synchronous tools (Alembic)."""
+    return url.replace("sqlite+aiosqlite://", "sqlite://")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Any: DB-API connection objects are untyped.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process kill
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+    """An async engine; SQLite gets one pooled connection so writers queue, not spin."""
+    if not url.startswith(SUPPORTED_PREFIXES):
+        raise ConfigError(
+            "invalid setting database.url: use sqlite+aiosqlite:/// or postgresql+psycopg://"
+        )
+    if is_sqlite(url):
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            poolclass=AsyncAdaptedQueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+async def lock_audit_tail(connection: AsyncConnection) -> None:
+    """Serialise appends to the audit chain for the rest of this transaction.
+
+    PostgreSQL: a transaction-scoped advisory lock, so the chain stays linear across
+    replicas. SQLite: the single pooled connection already serialises every writer.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK_KEY}
+        )
+
+
+async def try_lease(connection: AsyncConnection, key: int) -> bool:
+    """Take a transaction-scoped lease for a reconciler step; False if another holds it."""
+    if connection.dialect.name == "postgresql":
+        result = await connection.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}
+        )
+        return bool(result.scalar())
+    return True
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise if the database does not answer a trivial query."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

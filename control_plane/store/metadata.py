@@ -1,0 +1,13 @@
+"""Gathers every domain's SQLModel tables into one metadata (for Alembic and tests)."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlmodel import SQLModel
+
+
+def load_metadata() -> MetaData:
+    """Import each domain's tables module so their tables register, then return them."""
+    import control_plane.audit.tables  # noqa: F401
+
+    return SQLModel.metadata
