@@ -1,0 +1,1 @@
+"""Authorization: Cedar schema and policy loading, entity building, decide and explain."""
