@@ -8,6 +8,10 @@ from sqlmodel import SQLModel
 
 def load_metadata() -> MetaData:
     """Import each domain's tables module so their tables register, then return them."""
-    import control_plane.audit.tables  # noqa: F401
+    import control_plane.agents.tables
+    import control_plane.audit.tables
+    import control_plane.identity.tables
+    import control_plane.sessions.tables
+    import control_plane.tokens.tables  # noqa: F401
 
     return SQLModel.metadata

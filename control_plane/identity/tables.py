@@ -1,0 +1,63 @@
+"""Identity tables: subjects (pseudonymous), browser sessions and pending logins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, DateTime, Index
+from sqlmodel import Field, SQLModel
+
+
+class Subject(SQLModel, table=True):
+    """A person known only by pseudonym: HMAC(issuer, subject) under the pseudonym key."""
+
+    __tablename__ = "subject"
+
+    id: str = Field(primary_key=True, max_length=64)
+    tenant: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    status: str = Field(default="active", max_length=16)  # active | locked | erasing
+    status_reason: str = Field(default="", max_length=256)
+    status_changed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    legal_hold: bool = Field(default=False)
+
+
+class BrowserSession(SQLModel, table=True):
+    """Server-side browser session; the cookie holds an opaque id, the table its SHA-256."""
+
+    __tablename__ = "browser_session"
+    __table_args__ = (Index("ix_browser_session_subject", "subject_id"),)
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    handle: str = Field(max_length=32, unique=True)  # non-secret id to list/revoke
+    subject_id: str = Field(max_length=64)
+    tenant: str = Field(max_length=128)
+    groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    email_verified: bool = Field(default=False)
+    amr: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    acr: str | None = Field(default=None, max_length=128)
+    auth_time: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    csrf_token_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    absolute_expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class PendingLogin(SQLModel, table=True):
+    """State, nonce and PKCE verifier of a login in flight; consumed once at the callback."""
+
+    __tablename__ = "pending_login"
+
+    state_hash: str = Field(primary_key=True, max_length=64)
+    nonce: str = Field(max_length=128)
+    code_verifier: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
