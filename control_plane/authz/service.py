@@ -25,6 +25,7 @@ from control_plane.authz.types import (
 
 MAX_ERROR_CHARS = 500
 """Engine messages can echo the entity JSON; cap them so an audit record stays small."""
+_HEAD_CHARS = 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,11 @@ def _new_id() -> DecisionId:
 
 
 def _trim(message: str) -> str:
-    return message if len(message) <= MAX_ERROR_CHARS else message[:MAX_ERROR_CHARS] + "..."
+    # Keep both ends: Cedar puts the echoed input first and the actual reason last.
+    if len(message) <= MAX_ERROR_CHARS:
+        return message
+    tail = MAX_ERROR_CHARS - _HEAD_CHARS - 5
+    return f"{message[:_HEAD_CHARS]} ... {message[-tail:]}"
 
 
 def _deny_all(
