@@ -66,6 +66,8 @@ class Role(StrEnum):
 
 
 class RiskLevel(StrEnum):
+    """The risk domain's verdict on a request; `high` is refused by policy."""
+
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"

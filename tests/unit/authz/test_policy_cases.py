@@ -18,7 +18,7 @@ from control_plane.authz.types import Action, AgentPrincipal, PrincipalRef, Role
 
 from .factories import POLICY_DIR
 
-CASES = load_cases(POLICY_DIR / "tests")
+CASES = tuple(load_cases(POLICY_DIR / "tests"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.file}:{c.name}" for c in CASES])
