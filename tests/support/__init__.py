@@ -1,0 +1,1 @@
+"""Test support shared by the suites: the real-service harness, IdP drivers, fixtures."""
