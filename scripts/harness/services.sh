@@ -223,7 +223,7 @@ pg_user() { service_user postgres; }
 pg_running() { [[ -f $PG_DATA/PG_VERSION ]] && as_user "$(pg_user)" "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
 
 pg_psql() { # SQL on stdin, as the superuser over the private socket
-    as_user "$(pg_user)" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -d postgres "$@"
+    as_user "$(pg_user)" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -d postgres
 }
 
 pg_start() {
@@ -266,7 +266,8 @@ EOF
 pg_bootstrap() { # idempotent: role with the generated password, both databases
     local password
     password=$(<"$VAR/postgres-password")
-    # The password goes over stdin, never on a command line.
+    # The password goes over stdin, never on a command line. It is base64url (no quotes),
+    # so interpolating it into the SQL literal is safe.
     pg_psql <<EOF
 SELECT format('CREATE ROLE %I LOGIN', '$PG_ROLE')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') \gexec
@@ -429,10 +430,10 @@ lk_status() {
 # ---------------------------------------------------------------------------- idp
 
 idp_install() {
-    command -v node >/dev/null && command -v npm >/dev/null || {
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
         say "idp: installing nodejs and npm"
         apt_install nodejs npm
-    }
+    fi
     local stamp="$IDP_SRC/node_modules/.package-lock.json"
     if [[ -f $stamp && ! $IDP_SRC/package-lock.json -nt $stamp ]]; then return 0; fi
     say "idp: npm ci in deploy/local/idp"
