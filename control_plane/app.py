@@ -10,16 +10,24 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from control_plane import __version__
+from control_plane.authz.engine import PolicyStore
 from control_plane.clock import Clock, utc_now
 from control_plane.config import Settings
 from control_plane.crypto.keyring import load_key_ring
 from control_plane.errors import ControlPlaneError, RateLimited
 from control_plane.health.routes import router as health_router
+from control_plane.identity.client import OidcClient
+from control_plane.identity.routes import router as identity_router
+from control_plane.livekit.client import LiveKitClient, LiveKitRooms
 from control_plane.logs import get_logger
 from control_plane.middleware import BodySizeLimitMiddleware, HttpMetrics, RequestContextMiddleware
+from control_plane.risk.address import parse_networks
+from control_plane.risk.limiter import RateLimiter
+from control_plane.sessions.routes import router as sessions_router
 from control_plane.state import AppState
 from control_plane.store.engine import create_engine
 from control_plane.store.migrate import upgrade_database
@@ -31,6 +39,11 @@ PUBLIC_ROUTES = frozenset(
         "/healthz",
         "/readyz",
         "/metrics",
+        "/auth/login",
+        "/auth/callback",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/openapi.json",
     }
 )
 
@@ -73,6 +86,13 @@ def install_error_handlers(app: FastAPI) -> None:
             _error_body(request, code, detail), status_code=exc.status_code, headers=exc.headers
         )
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _store(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Fail closed: a store that cannot record the decision means no token (503).
+        _log.error("store.error", error_code=type(exc).__name__, request_id=_request_id(request))
+        body = _error_body(request, "store_unavailable", "storage unavailable")
+        return JSONResponse(body, status_code=503)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.error(
@@ -83,8 +103,14 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
-    """Build the app; every dependency is created in the lifespan from ``settings``."""
+def create_app(
+    settings: Settings, *, clock: Clock = utc_now, livekit: LiveKitRooms | None = None
+) -> FastAPI:
+    """Build the app; every dependency is created in the lifespan from ``settings``.
+
+    ``livekit`` is the one injectable seam (unit tests pass a fake implementing
+    ``LiveKitRooms``); everything else is real.
+    """
     registry = CollectorRegistry()
     metrics = HttpMetrics(registry)
 
@@ -97,6 +123,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
         keys = load_key_ring(
             settings.keys, settings.key_dir, is_development=settings.is_development
         )
+        policies = PolicyStore.open(settings.policies.dir)
+        limiter = RateLimiter(settings.risk.storage_url)
+        livekit_client = livekit or LiveKitClient(settings.livekit)
         timeout = httpx.Timeout(settings.livekit.timeout_seconds, connect=2.0)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             app.state.cp = AppState(
@@ -106,6 +135,11 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
                 http=http,
                 registry=registry,
                 clock=clock,
+                policies=policies,
+                oidc=OidcClient(settings.oidc, http) if settings.oidc.is_configured else None,
+                livekit=livekit_client,
+                limiter=limiter,
+                trusted_proxies=parse_networks(settings.server.trusted_proxies),
             )
             _log.info(
                 "app.started",
@@ -116,6 +150,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
             try:
                 yield
             finally:
+                await livekit_client.aclose()
                 await engine.dispose()
 
     app = FastAPI(
@@ -127,6 +162,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(identity_router)
+    app.include_router(sessions_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

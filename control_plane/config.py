@@ -92,7 +92,7 @@ class OidcSettings(_Section):
     redirect_uri: str = "http://127.0.0.1:8787/auth/callback"
     post_logout_redirect_uri: str = "http://127.0.0.1:8787/"
     audience: str = "urn:control-plane:api"
-    scopes: tuple[str, ...] = ("openid", "email", "profile", "groups")
+    scopes: tuple[str, ...] = ("openid", "email", "profile", "groups", "tenant")
     groups_claim: str = "groups"
     tenant_claim: str = "tenant"
     allowed_algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")

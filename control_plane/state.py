@@ -8,9 +8,14 @@ import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from control_plane.authz.engine import PolicyStore
 from control_plane.clock import Clock
 from control_plane.config import Settings
 from control_plane.crypto.keyring import KeyRing
+from control_plane.identity.client import OidcClient
+from control_plane.livekit.client import LiveKitRooms
+from control_plane.risk.address import Network
+from control_plane.risk.limiter import RateLimiter
 
 
 @dataclass(frozen=True)
@@ -23,3 +28,8 @@ class AppState:
     http: httpx.AsyncClient
     registry: CollectorRegistry
     clock: Clock
+    policies: PolicyStore
+    oidc: OidcClient | None
+    livekit: LiveKitRooms
+    limiter: RateLimiter
+    trusted_proxies: tuple[Network, ...]

@@ -23,14 +23,33 @@ from control_plane.audit.chain import (
     sign_checkpoint,
 )
 from control_plane.audit.tables import AuditCheckpoint, AuditRecord
-from control_plane.audit.types import EVENT_SCHEMAS, AuditEvent
+from control_plane.audit.types import EVENT_SCHEMAS, AuditEvent, Outcome
 from control_plane.crypto.keyring import public_key_id
 from control_plane.store.engine import lock_audit_tail
+from control_plane.store.uow import keep_on_rollback
 
 VERIFY_BATCH = 2000
 
 
 async def append_audit(
+    tx: AsyncSession, *, event: AuditEvent, now: datetime, record_id: str | None = None
+) -> AuditRecord:
+    """Append one record; a denial or failure record survives a rollback of its transaction.
+
+    See ``append_audit_now`` for the chaining guarantees.
+    """
+    record = await append_audit_now(tx, event=event, now=now, record_id=record_id)
+    if event.outcome is not Outcome.SUCCESS:
+        rid = record.id
+
+        async def _again(session: AsyncSession) -> None:
+            await append_audit_now(session, event=event, now=now, record_id=rid)
+
+        keep_on_rollback(tx, _again)
+    return record
+
+
+async def append_audit_now(
     tx: AsyncSession, *, event: AuditEvent, now: datetime, record_id: str | None = None
 ) -> AuditRecord:
     """Append one record linked to the chain tail; the chain stays linear across replicas.

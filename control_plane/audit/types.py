@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-# Any JSON-safe detail value (no PII: pseudonyms, ids, counts, reasons only).
-DetailValue = str | int | float | bool | list[str] | dict[str, int] | None
+# JSON-safe detail values only: pseudonyms, ids, counts, reasons (no PII).
+DetailValue = object
 
 
 class Outcome(StrEnum):

@@ -36,6 +36,7 @@ class Action(StrEnum):
     CREATE_SESSION = "create_session"
     END_SESSION = "end_session"
     DISPATCH_AGENT = "dispatch_agent"
+    INVITE_PARTICIPANT = "invite_participant"
     READ_SESSION = "read_session"
     WRITE_TRANSCRIPT = "write_transcript"
     READ_AUDIT = "read_audit"

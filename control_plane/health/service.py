@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from control_plane.errors import ControlPlaneError
 from control_plane.health.checks import CheckResult, check_database, check_http
 from control_plane.state import AppState
 
@@ -14,5 +15,11 @@ async def readiness(state: AppState) -> list[CheckResult]:
         check_database(state.engine),
         check_http("livekit", state.http, state.settings.livekit.url),
     )
-    policy = CheckResult("policies", True, "loaded")
+    try:
+        snapshot = state.policies.current
+        policy = CheckResult(
+            "policies", True, f"{len(snapshot.policies)} policies {snapshot.version[:19]}"
+        )
+    except ControlPlaneError:
+        policy = CheckResult("policies", False, "no valid policy set loaded")
     return [results[0], policy, results[1]]

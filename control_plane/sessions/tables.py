@@ -45,3 +45,19 @@ class SessionMember(SQLModel, table=True):
     subject_id: str = Field(primary_key=True, max_length=64)
     role: str = Field(default="participant", max_length=16)  # owner | participant
     added_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SessionInvite(SQLModel, table=True):
+    """A single-use invitation into a session; the code is stored only as its SHA-256."""
+
+    __tablename__ = "session_invite"
+
+    code_hash: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(max_length=40, foreign_key="voice_session.id")
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    used_by: str | None = Field(default=None, max_length=64)
+    used_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

@@ -1,16 +1,58 @@
-"""Units of work: one transaction per request or job step; commit on success only."""
+"""Units of work: one transaction per request or job step; commit on success only.
+
+Some writes must outlive a rollback: the audit record of a denial or a failed login is
+the whole point of the request that failed. Such writes register a *survivor* on the
+session (``keep_on_rollback``); when the unit of work rolls back, it replays the
+survivors in a fresh transaction on the same session (the same connection, so the
+embedded SQLite single-connection pool cannot deadlock) and then re-raises.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from control_plane.logs import get_logger
+
+Survivor = Callable[[AsyncSession], Awaitable[object]]
+_SURVIVORS = "cp.survivors"
+_log = get_logger("control_plane.store")
+
+
+def keep_on_rollback(tx: AsyncSession, write: Survivor) -> None:
+    """Replay ``write`` in its own transaction if this unit of work rolls back."""
+    survivors: list[Survivor] = tx.info.setdefault(_SURVIVORS, [])
+    survivors.append(write)
+
+
+async def _replay(session: AsyncSession, survivors: list[Survivor]) -> None:
+    try:
+        async with session.begin():
+            for write in survivors:
+                await write(session)
+    except Exception as exc:  # the store itself may be what failed; never mask the cause
+        _log.error(
+            "store.survivor_write_failed", error_code=type(exc).__name__, count=len(survivors)
+        )
+
 
 @asynccontextmanager
 async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A session inside one transaction: committed when the block succeeds, else rolled back."""
-    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-        yield session
+    """A session inside one transaction: committed when the block succeeds, else rolled back
+    (and its survivors replayed)."""
+    session = AsyncSession(engine, expire_on_commit=False)
+    try:
+        try:
+            async with session.begin():
+                yield session
+        except BaseException:
+            survivors: list[Survivor] = session.info.pop(_SURVIVORS, [])
+            if survivors:
+                await _replay(session, survivors)
+            raise
+        session.info.pop(_SURVIVORS, None)
+    finally:
+        await session.close()

@@ -1,0 +1,179 @@
+"""Server-side browser sessions: opaque 256-bit ids, idle and absolute timeouts, CSRF.
+
+The cookie carries only the opaque id; the table stores its SHA-256, so a database
+read does not yield usable session ids (ASVS 7.2.3). A new id is issued at every login
+(ASVS 7.2.4). State-changing cookie requests need the per-session CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control_plane.config import BrowserSessionSettings
+from control_plane.errors import NotFound
+from control_plane.identity.errors import AuthenticationFailed, CsrfRejected
+from control_plane.identity.tables import BrowserSession
+from control_plane.identity.types import AuthMethod, Principal, SubjectId
+
+TOUCH_GRANULARITY = timedelta(seconds=60)
+MAX_COOKIE_CHARS = 128
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class NewBrowserSession:
+    cookie_value: str
+    csrf_token: str
+    row: BrowserSession
+
+
+async def create_browser_session(
+    tx: AsyncSession, *, principal: Principal, settings: BrowserSessionSettings, now: datetime
+) -> NewBrowserSession:
+    """A fresh session id and CSRF token for a principal who just logged in."""
+    cookie_value = secrets.token_urlsafe(32)
+    csrf_token = secrets.token_urlsafe(32)
+    row = BrowserSession(
+        id_hash=_hash(cookie_value),
+        handle=secrets.token_hex(8),
+        subject_id=principal.subject_id,
+        tenant=principal.tenant,
+        groups=sorted(principal.groups),
+        email_verified=principal.email_verified,
+        amr=list(principal.amr),
+        acr=principal.acr,
+        auth_time=principal.auth_time,
+        csrf_token_hash=_hash(csrf_token),
+        created_at=now,
+        last_seen_at=now,
+        absolute_expires_at=now + timedelta(seconds=settings.absolute_timeout_seconds),
+    )
+    tx.add(row)
+    await tx.flush()
+    return NewBrowserSession(cookie_value=cookie_value, csrf_token=csrf_token, row=row)
+
+
+async def resolve_browser_session(
+    tx: AsyncSession, cookie_value: str, *, settings: BrowserSessionSettings, now: datetime
+) -> Principal:
+    """The principal behind a session cookie; expired, idle or revoked sessions fail."""
+    if not cookie_value or len(cookie_value) > MAX_COOKIE_CHARS:
+        raise AuthenticationFailed("session cookie malformed")
+    row = await tx.get(BrowserSession, _hash(cookie_value))
+    if row is None:
+        raise AuthenticationFailed("session unknown")
+    if row.revoked_at is not None:
+        raise AuthenticationFailed("session revoked")
+    if _aware(row.absolute_expires_at) <= now:
+        raise AuthenticationFailed("session expired (absolute)")
+    idle_deadline = _aware(row.last_seen_at) + timedelta(seconds=settings.idle_timeout_seconds)
+    if idle_deadline <= now:
+        raise AuthenticationFailed("session expired (idle)")
+    if now - _aware(row.last_seen_at) > TOUCH_GRANULARITY:
+        row.last_seen_at = now
+        tx.add(row)
+    return Principal(
+        subject_id=SubjectId(row.subject_id),
+        tenant=row.tenant,
+        groups=frozenset(row.groups),
+        email_verified=row.email_verified,
+        amr=tuple(row.amr),
+        acr=row.acr,
+        auth_time=row.auth_time,
+        method=AuthMethod.BROWSER,
+        browser_session=row.handle,
+    )
+
+
+async def check_csrf(tx: AsyncSession, *, cookie_value: str, csrf_token: str | None) -> None:
+    """The request's CSRF header matches the session's token (constant-time compare)."""
+    row = await tx.get(BrowserSession, _hash(cookie_value))
+    if row is None or not csrf_token or len(csrf_token) > MAX_COOKIE_CHARS:
+        raise CsrfRejected()
+    if not hmac.compare_digest(row.csrf_token_hash, _hash(csrf_token)):
+        raise CsrfRejected()
+
+
+async def rotate_csrf_token(tx: AsyncSession, *, cookie_value: str) -> str:
+    """A new CSRF token for the session (returned once, stored hashed)."""
+    row = await tx.get(BrowserSession, _hash(cookie_value))
+    if row is None:
+        raise AuthenticationFailed("session unknown")
+    token = secrets.token_urlsafe(32)
+    row.csrf_token_hash = _hash(token)
+    tx.add(row)
+    return token
+
+
+async def list_browser_sessions(
+    tx: AsyncSession, *, subject_id: SubjectId, now: datetime
+) -> Sequence[BrowserSession]:
+    """The subject's live sessions, newest first."""
+    rows = (
+        await tx.exec(
+            select(BrowserSession)
+            .where(BrowserSession.subject_id == subject_id)
+            .where(col(BrowserSession.revoked_at).is_(None))
+            .order_by(col(BrowserSession.created_at).desc())
+        )
+    ).all()
+    return [r for r in rows if _aware(r.absolute_expires_at) > now]
+
+
+async def revoke_browser_session(
+    tx: AsyncSession, *, subject_id: SubjectId, handle: str, now: datetime
+) -> BrowserSession:
+    """Revoke one of the subject's own sessions; another subject's handle is NotFound."""
+    row = (
+        await tx.exec(
+            select(BrowserSession)
+            .where(BrowserSession.handle == handle)
+            .where(BrowserSession.subject_id == subject_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("session not found")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        tx.add(row)
+    return row
+
+
+async def revoke_session_by_cookie(tx: AsyncSession, *, cookie_value: str, now: datetime) -> None:
+    """Logout: revoke the session behind this cookie if it exists."""
+    row = await tx.get(BrowserSession, _hash(cookie_value))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+        tx.add(row)
+
+
+async def revoke_all_browser_sessions(
+    tx: AsyncSession, *, subject_id: SubjectId, now: datetime
+) -> int:
+    """Revoke every session of a subject (lock, erasure); returns how many."""
+    rows = (
+        await tx.exec(
+            select(BrowserSession)
+            .where(BrowserSession.subject_id == subject_id)
+            .where(col(BrowserSession.revoked_at).is_(None))
+        )
+    ).all()
+    for row in rows:
+        row.revoked_at = now
+        tx.add(row)
+    return len(rows)

@@ -1,0 +1,86 @@
+"""Authentication dependencies: who is calling, established once per request.
+
+A bearer token (native apps, SPAs) or a browser session cookie (the console). Every
+failure is the same 401 to the client; the precise reason is audited (ASVS 16.3.1).
+Cookie-authenticated state-changing requests also need the CSRF header.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from control_plane.audit.service import append_audit
+from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+from control_plane.deps import RequestId, State, Tx
+from control_plane.identity.browser import check_csrf, resolve_browser_session
+from control_plane.identity.claims import principal_from_claims
+from control_plane.identity.errors import AuthenticationFailed
+from control_plane.identity.pseudonym import pseudonymize_address
+from control_plane.identity.types import AuthMethod, Principal
+from control_plane.identity.verify import verify_access_token
+from control_plane.risk.deps import ClientAddress
+from control_plane.state import AppState
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
+
+
+def cookie_name(state: AppState) -> str:
+    """``__Host-`` cookies need Secure; plain-http development falls back to a plain name."""
+    secure = state.settings.server.public_base_url.startswith("https://")
+    name = state.settings.browser.cookie_name
+    return name if secure else name.removeprefix("__Host-")
+
+
+async def _authenticate(request: Request, state: AppState, tx: Tx) -> Principal:
+    authorization = request.headers.get("authorization")
+    now = state.clock()
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationFailed("authorization header malformed")
+        if state.oidc is None:
+            raise AuthenticationFailed("bearer authentication not configured")
+        verified = await verify_access_token(state.oidc, token.strip(), now=now)
+        return principal_from_claims(
+            verified,
+            settings=state.oidc.settings,
+            pseudonym_key=state.keys.pseudonym_key,
+            method=AuthMethod.BEARER,
+        )
+    cookie = request.cookies.get(cookie_name(state))
+    if not cookie:
+        raise AuthenticationFailed("no credentials")
+    principal = await resolve_browser_session(tx, cookie, settings=state.settings.browser, now=now)
+    if request.method not in SAFE_METHODS:
+        await check_csrf(tx, cookie_value=cookie, csrf_token=request.headers.get(CSRF_HEADER))
+    return principal
+
+
+async def get_principal(
+    request: Request, state: State, tx: Tx, request_id: RequestId, address: ClientAddress
+) -> Principal:
+    """The verified caller; raises the generic 401 and audits the exact reason."""
+    try:
+        return await _authenticate(request, state, tx)
+    except AuthenticationFailed as exc:
+        await append_audit(
+            tx,
+            event=AuditEvent(
+                type=AuditEventType.BEARER_REJECTED,
+                outcome=Outcome.FAILURE,
+                reason=exc.reason,
+                request_id=request_id,
+                details={
+                    "path": request.url.path[:128],
+                    "address": pseudonymize_address(state.keys.pseudonym_key, address),
+                },
+            ),
+            now=state.clock(),
+        )
+        raise
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,32 @@
+"""Identity errors. Every authentication failure looks the same to the client."""
+
+from __future__ import annotations
+
+from control_plane.errors import Forbidden, Unauthenticated, Unavailable
+
+
+class AuthenticationFailed(Unauthenticated):
+    """The exact reason is kept for the audit log; the client sees the generic message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("authentication required")
+        self.reason = reason
+
+
+class CsrfRejected(Forbidden):
+    code = "csrf_rejected"
+    default_message = "missing or invalid CSRF token"
+
+
+class LoginFailed(Unauthenticated):
+    code = "login_failed"
+    default_message = "login failed; start again"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class IdentityProviderUnavailable(Unavailable):
+    code = "idp_unavailable"
+    default_message = "identity provider unavailable"

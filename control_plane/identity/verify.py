@@ -1,0 +1,147 @@
+"""Verification of IdP-issued JWTs (access tokens as bearers, ID tokens at login).
+
+Checks, in order (RFC 8725, ASVS V9/V10): size; compact JWS shape; ``alg`` on the allowlist
+(never ``none`` or HS*); ``typ`` where present; a ``kid`` the issuer publishes; signature;
+exact ``iss``; ``aud``; ``exp``/``nbf``/``iat`` against the injected clock with small
+leeway; ``sub`` present. Each failure raises AuthenticationFailed with a precise reason for
+the audit log; the client only ever sees the generic 401.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import jwt
+
+from control_plane.identity.client import OidcClient
+from control_plane.identity.errors import AuthenticationFailed
+from control_plane.identity.types import VerifiedClaims
+
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+ID_TOKEN_TYPES = frozenset({"jwt", "application/jwt"})
+
+
+def _header(token: str, max_bytes: int) -> dict[str, object]:
+    if len(token) > max_bytes:
+        raise AuthenticationFailed("token oversized")
+    if token.count(".") != 2:
+        raise AuthenticationFailed("token malformed")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise AuthenticationFailed("token header malformed") from exc
+    return header
+
+
+async def verify_jwt(
+    client: OidcClient,
+    token: str,
+    *,
+    audience: str,
+    allowed_types: frozenset[str],
+    require_type: bool,
+    now: datetime,
+) -> VerifiedClaims:
+    """Verify an IdP-signed JWT for one audience and one token type."""
+    settings = client.settings
+    header = _header(token, settings.max_token_bytes)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in settings.allowed_algorithms:
+        raise AuthenticationFailed(f"algorithm not allowed: {str(alg)[:16]}")
+    typ = header.get("typ")
+    if typ is None:
+        if require_type:
+            raise AuthenticationFailed("token type missing")
+    elif not isinstance(typ, str) or typ.lower() not in allowed_types:
+        raise AuthenticationFailed("token type not accepted here")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > 128:
+        raise AuthenticationFailed("token key id missing")
+    key = await client.signing_key(kid)
+    if key is None:
+        raise AuthenticationFailed("token key id unknown")
+    if key.algorithm_name != alg:
+        raise AuthenticationFailed("token key does not match algorithm")
+    try:
+        claims = jwt.decode(
+            token,
+            key.key,
+            algorithms=[alg],
+            audience=audience,
+            issuer=settings.issuer,
+            options={
+                "require": ["iss", "sub", "aud", "exp", "iat"],
+                # Lifetime checks below use the injected clock.
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.InvalidAudienceError as exc:
+        raise AuthenticationFailed("wrong audience") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise AuthenticationFailed("wrong issuer") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise AuthenticationFailed("bad signature") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise AuthenticationFailed(f"missing claim {exc.claim}") from exc
+    except jwt.PyJWTError as exc:
+        raise AuthenticationFailed(f"token rejected: {type(exc).__name__}") from exc
+    _check_lifetime(claims, now=now.timestamp(), leeway=settings.leeway_seconds)
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject or len(subject) > 255:
+        raise AuthenticationFailed("subject missing")
+    return VerifiedClaims(issuer=settings.issuer, subject=subject, claims=claims)
+
+
+def _number(claims: dict[str, object], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AuthenticationFailed(f"claim {name} is not a number")
+    return float(value)
+
+
+def _check_lifetime(claims: dict[str, object], *, now: float, leeway: int) -> None:
+    exp = _number(claims, "exp")
+    nbf = _number(claims, "nbf")
+    iat = _number(claims, "iat")
+    if exp is None or exp <= now - leeway:
+        raise AuthenticationFailed("token expired")
+    if nbf is not None and nbf > now + leeway:
+        raise AuthenticationFailed("token not yet valid")
+    if iat is not None and iat > now + leeway:
+        raise AuthenticationFailed("token issued in the future")
+
+
+async def verify_access_token(client: OidcClient, token: str, *, now: datetime) -> VerifiedClaims:
+    """A JWT access token for this API (``typ`` at+jwt, our audience)."""
+    return await verify_jwt(
+        client,
+        token,
+        audience=client.settings.audience,
+        allowed_types=ACCESS_TOKEN_TYPES,
+        require_type=False,
+        now=now,
+    )
+
+
+async def verify_id_token(
+    client: OidcClient, token: str, *, nonce: str, now: datetime
+) -> VerifiedClaims:
+    """An ID token for our client id, carrying the nonce we sent (ASVS 10.5.1, 10.5.4)."""
+    verified = await verify_jwt(
+        client,
+        token,
+        audience=client.settings.client_id,
+        allowed_types=ID_TOKEN_TYPES,
+        require_type=False,
+        now=now,
+    )
+    if verified.claims.get("nonce") != nonce:
+        raise AuthenticationFailed("nonce mismatch")
+    azp = verified.claims.get("azp")
+    if azp is not None and azp != client.settings.client_id:
+        raise AuthenticationFailed("wrong authorized party")
+    return verified

@@ -1,0 +1,167 @@
+"""The LiveKit server API (rooms, participants, agent dispatch) behind one Protocol.
+
+livekit-api errors are translated here (``raise ... from``): a missing room or participant
+becomes ``LiveKitNotFound``, anything else ``LiveKitUnavailable``. Tests swap in a fake that
+implements ``LiveKitRooms``; integration tests use the real server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+import aiohttp
+from livekit import api
+
+from control_plane.config import LiveKitSettings
+from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
+from control_plane.livekit.types import (
+    DispatchView,
+    ParticipantPermissionView,
+    ParticipantView,
+)
+
+T = TypeVar("T")
+
+_SOURCE_NAMES = {
+    0: "unknown",
+    1: "camera",
+    2: "microphone",
+    3: "screen_share",
+    4: "screen_share_audio",
+}
+_KIND_NAMES = {0: "STANDARD", 1: "INGRESS", 2: "EGRESS", 3: "SIP", 4: "AGENT"}
+
+
+class LiveKitRooms(Protocol):
+    async def create_room(
+        self, *, name: str, empty_timeout: int, departure_timeout: int, max_participants: int
+    ) -> None: ...
+    async def delete_room(self, *, room: str) -> None: ...
+    async def list_rooms(self) -> list[str]: ...
+    async def list_participants(self, *, room: str) -> list[ParticipantView]: ...
+    async def remove_participant(self, *, room: str, identity: str) -> None: ...
+    async def revoke_permissions(self, *, room: str, identity: str) -> None: ...
+    async def create_dispatch(self, *, room: str, agent_name: str, metadata: str) -> str: ...
+    async def delete_dispatch(self, *, room: str, dispatch_id: str) -> None: ...
+    async def list_dispatches(self, *, room: str) -> list[DispatchView]: ...
+    async def aclose(self) -> None: ...
+
+
+def participant_view(info: api.ParticipantInfo) -> ParticipantView:
+    """Pure conversion from the protobuf ParticipantInfo."""
+    perm = info.permission if info.HasField("permission") else None
+    return ParticipantView(
+        sid=info.sid,
+        identity=info.identity,
+        kind=_KIND_NAMES.get(int(info.kind), str(int(info.kind))),
+        joined_at=int(info.joined_at),
+        attributes=dict(info.attributes),
+        permission=(
+            ParticipantPermissionView(
+                can_subscribe=perm.can_subscribe,
+                can_publish=perm.can_publish,
+                can_publish_data=perm.can_publish_data,
+                can_publish_sources=tuple(
+                    _SOURCE_NAMES.get(int(s), str(int(s))) for s in perm.can_publish_sources
+                ),
+                hidden=perm.hidden,
+                can_update_metadata=perm.can_update_metadata,
+                agent=perm.agent,
+                recorder=perm.recorder,
+            )
+            if perm is not None
+            else None
+        ),
+        track_sources=tuple(_SOURCE_NAMES.get(int(t.source), "unknown") for t in info.tracks),
+    )
+
+
+class LiveKitClient:
+    """livekit-api's LiveKitAPI with explicit timeouts and error translation."""
+
+    def __init__(self, settings: LiveKitSettings) -> None:
+        self._api = api.LiveKitAPI(
+            url=settings.url,
+            api_key=settings.api_key,
+            api_secret=settings.api_secret.get_secret_value(),
+            timeout=aiohttp.ClientTimeout(total=settings.timeout_seconds),
+            failover=False,
+        )
+
+    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await make()
+        except api.TwirpError as exc:
+            if exc.status == 404 or exc.code == "not_found":
+                raise LiveKitNotFound() from exc
+            raise LiveKitUnavailable() from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise LiveKitUnavailable() from exc
+
+    async def create_room(
+        self, *, name: str, empty_timeout: int, departure_timeout: int, max_participants: int
+    ) -> None:
+        request = api.CreateRoomRequest(
+            name=name,
+            empty_timeout=empty_timeout,
+            departure_timeout=departure_timeout,
+            max_participants=max_participants,
+        )
+        await self._call(lambda: self._api.room.create_room(request))
+
+    async def delete_room(self, *, room: str) -> None:
+        await self._call(lambda: self._api.room.delete_room(api.DeleteRoomRequest(room=room)))
+
+    async def list_rooms(self) -> list[str]:
+        response = await self._call(lambda: self._api.room.list_rooms(api.ListRoomsRequest()))
+        return [r.name for r in response.rooms]
+
+    async def list_participants(self, *, room: str) -> list[ParticipantView]:
+        response = await self._call(
+            lambda: self._api.room.list_participants(api.ListParticipantsRequest(room=room))
+        )
+        return [participant_view(p) for p in response.participants]
+
+    async def remove_participant(self, *, room: str, identity: str) -> None:
+        request = api.RoomParticipantIdentity(room=room, identity=identity)
+        await self._call(lambda: self._api.room.remove_participant(request))
+
+    async def revoke_permissions(self, *, room: str, identity: str) -> None:
+        """Cut every permission (the whole permission is replaced; unset means false)."""
+        request = api.UpdateParticipantRequest(
+            room=room,
+            identity=identity,
+            permission=api.ParticipantPermission(
+                can_subscribe=False, can_publish=False, can_publish_data=False
+            ),
+        )
+        await self._call(lambda: self._api.room.update_participant(request))
+
+    async def create_dispatch(self, *, room: str, agent_name: str, metadata: str) -> str:
+        request = api.CreateAgentDispatchRequest(
+            room=room, agent_name=agent_name, metadata=metadata
+        )
+        dispatch = await self._call(lambda: self._api.agent_dispatch.create_dispatch(request))
+        return str(dispatch.id)
+
+    async def delete_dispatch(self, *, room: str, dispatch_id: str) -> None:
+        await self._call(lambda: self._api.agent_dispatch.delete_dispatch(dispatch_id, room))
+
+    async def list_dispatches(self, *, room: str) -> list[DispatchView]:
+        dispatches = await self._call(lambda: self._api.agent_dispatch.list_dispatch(room))
+        return [
+            DispatchView(
+                id=d.id,
+                room=d.room,
+                agent_name=d.agent_name,
+                metadata=d.metadata,
+                job_participant_identities=tuple(
+                    j.state.participant_identity for j in d.state.jobs if j.state
+                ),
+            )
+            for d in dispatches
+        ]
+
+    async def aclose(self) -> None:
+        await self._api.aclose()

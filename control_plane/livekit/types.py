@@ -1,0 +1,39 @@
+"""What the control plane needs to know about LiveKit rooms, participants and dispatches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ParticipantPermissionView:
+    can_subscribe: bool
+    can_publish: bool
+    can_publish_data: bool
+    can_publish_sources: tuple[str, ...]
+    hidden: bool
+    can_update_metadata: bool
+    agent: bool
+    recorder: bool
+
+
+@dataclass(frozen=True)
+class ParticipantView:
+    """A participant as LiveKit reports it (webhook or ListParticipants)."""
+
+    sid: str
+    identity: str
+    kind: str  # STANDARD | AGENT | SIP | ...
+    joined_at: int
+    attributes: dict[str, str] = field(default_factory=dict)
+    permission: ParticipantPermissionView | None = None
+    track_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DispatchView:
+    id: str
+    room: str
+    agent_name: str
+    metadata: str
+    job_participant_identities: tuple[str, ...]

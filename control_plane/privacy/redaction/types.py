@@ -1,0 +1,41 @@
+"""Frozen value types of the redaction engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class EntityType(StrEnum):
+    """The PII types the redactor finds; the value is the placeholder label."""
+
+    PERSON = "PERSON"
+    PHONE_NUMBER = "PHONE_NUMBER"
+    EMAIL_ADDRESS = "EMAIL_ADDRESS"
+    CREDIT_CARD = "CREDIT_CARD"
+    US_SSN = "US_SSN"
+    STREET_ADDRESS = "STREET_ADDRESS"
+    DATE_OF_BIRTH = "DATE_OF_BIRTH"
+    BANK_ACCOUNT = "BANK_ACCOUNT"
+    IP_ADDRESS = "IP_ADDRESS"
+    IBAN = "IBAN"
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One detected span; ``start``/``end`` index the original (un-normalised) text."""
+
+    type: EntityType
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionResult:
+    """The redacted text, the spans that were replaced and a count per entity type."""
+
+    redacted: str
+    entities: tuple[Entity, ...]
+    counts: Mapping[str, int]

@@ -1,0 +1,79 @@
+"""Rate limits on `limits`' asyncio engine: in memory (embedded) or Redis (production).
+
+slowapi's check runs synchronously inside the request (a Redis round trip blocking the
+event loop) and before dependencies resolve, so it cannot key a limit on the verified
+subject. We use the same engine (`limits`, the library under slowapi) asynchronously with
+the same storage URIs and limit strings. A store that cannot answer fails closed (503).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+from control_plane.errors import Unavailable
+
+
+class LimiterUnavailable(Unavailable):
+    code = "rate_limiter_unavailable"
+    default_message = "rate limiter unavailable"
+
+
+@dataclass(frozen=True)
+class LimitOutcome:
+    allowed: bool
+    limit: str
+    retry_after: int
+
+
+def _storage(url: str) -> Storage:
+    if url.startswith("memory"):
+        return MemoryStorage()
+    if url.startswith(("redis://", "rediss://")):
+        return RedisStorage(f"async+{url}", implementation="redispy")
+    raise ValueError(f"unsupported rate-limit storage: {url.split('://', 1)[0]}")
+
+
+class RateLimiter:
+    """Owned by the lifespan; one storage connection shared by every request."""
+
+    def __init__(self, storage_url: str) -> None:
+        self._storage = _storage(storage_url)
+        self._strategy = SlidingWindowCounterRateLimiter(self._storage)
+        self._items: dict[str, RateLimitItem] = {}
+        self.backend = "memory" if storage_url.startswith("memory") else "redis"
+
+    def _item(self, limit: str) -> RateLimitItem:
+        item = self._items.get(limit)
+        if item is None:
+            item = parse(limit)
+            self._items[limit] = item
+        return item
+
+    async def hit(self, limit: str, *keys: str) -> LimitOutcome:
+        """Count one hit against ``limit`` for these keys; never raises for "over limit"."""
+        item = self._item(limit)
+        try:
+            allowed = await self._strategy.hit(item, *keys)
+            if allowed:
+                return LimitOutcome(True, limit, 0)
+            stats = await self._strategy.get_window_stats(item, *keys)
+        except Exception as exc:  # any storage failure: fail closed
+            raise LimiterUnavailable() from exc
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        return LimitOutcome(False, limit, retry_after)
+
+    async def check_health(self) -> bool:
+        """True if the storage answers."""
+        try:
+            return bool(await self._storage.check())
+        except Exception:  # a failing check means "down", whatever the driver raised
+            return False
+
+    async def reset(self) -> None:
+        await self._storage.reset()

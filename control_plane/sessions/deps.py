@@ -1,0 +1,64 @@
+"""Session dependencies: a rate-limited caller and the services minting needs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from control_plane.deps import RequestId, State, Tx
+from control_plane.identity.deps import CurrentPrincipal
+from control_plane.identity.pseudonym import pseudonymize_address
+from control_plane.risk.deps import ClientAddress
+from control_plane.risk.service import enforce_limit
+from control_plane.sessions.types import Caller, JoinServices
+
+
+async def get_mint_caller(
+    state: State,
+    tx: Tx,
+    principal: CurrentPrincipal,
+    address: ClientAddress,
+    request_id: RequestId,
+) -> Caller:
+    """The caller of a mint endpoint, after the per-subject and per-address limits."""
+    now = state.clock()
+    risk = state.settings.risk
+    await enforce_limit(
+        tx,
+        state.limiter,
+        limit=risk.mint_limit_per_subject,
+        scope="mint-subject",
+        key=principal.subject_id,
+        actor=principal.subject_id,
+        request_id=request_id,
+        now=now,
+    )
+    await enforce_limit(
+        tx,
+        state.limiter,
+        limit=risk.mint_limit_per_address,
+        scope="mint-address",
+        key=pseudonymize_address(state.keys.pseudonym_key, address),
+        actor=principal.subject_id,
+        request_id=request_id,
+        now=now,
+    )
+    return Caller(principal=principal, address=address, request_id=request_id)
+
+
+MintCaller = Annotated[Caller, Depends(get_mint_caller)]
+
+
+def get_join_services(state: State) -> JoinServices:
+    """The current policy snapshot (fails closed with 503 when none is loaded) and LiveKit."""
+    return JoinServices(
+        policies=state.policies.current,
+        livekit=state.livekit,
+        livekit_settings=state.settings.livekit,
+        token_settings=state.settings.tokens,
+        high_risk_score=state.settings.risk.high_risk_score,
+    )
+
+
+Services = Annotated[JoinServices, Depends(get_join_services)]

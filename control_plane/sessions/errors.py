@@ -1,0 +1,25 @@
+"""Session errors."""
+
+from __future__ import annotations
+
+from control_plane.errors import Conflict, Invalid, NotFound
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+    default_message = "session not found"
+
+
+class SessionEnded(Conflict):
+    code = "session_ended"
+    default_message = "session has ended"
+
+
+class InviteInvalid(Invalid):
+    code = "invite_invalid"
+    default_message = "invite code invalid, expired or already used"
+
+
+class TtlTooLong(Invalid):
+    code = "ttl_too_long"
+    default_message = "requested token lifetime exceeds the configured cap"

@@ -1,0 +1,116 @@
+"""Session endpoints: create a session, mint a join token, invite a participant."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, status
+
+from control_plane.deps import State, Tx
+from control_plane.sessions import service
+from control_plane.sessions.deps import MintCaller, Services
+from control_plane.sessions.schemas import (
+    CreateSessionRequest,
+    GrantsOut,
+    InviteResponse,
+    JoinResponse,
+    TokenRequest,
+)
+from control_plane.sessions.types import JoinGrant, SessionOptions
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+
+_ERRORS: dict[int | str, dict[str, str]] = {
+    401: {"description": "not authenticated"},
+    403: {"description": "denied by policy"},
+    422: {"description": "invalid request"},
+    429: {"description": "rate limited"},
+    503: {"description": "a dependency (policies, LiveKit, store) is unavailable"},
+}
+
+
+def _join_response(grant: JoinGrant, livekit_url: str) -> JoinResponse:
+    token = grant.token
+    return JoinResponse(
+        session_id=grant.session_id,
+        room=grant.room,
+        livekit_url=livekit_url,
+        token=token.token,
+        token_id=token.token_id,
+        identity=token.identity,
+        expires_at=token.expires_at,
+        grants=GrantsOut.model_validate(token.grants.as_dict()),
+        decision_id=grant.decision_id,
+        policy_version=grant.policy_version,
+    )
+
+
+def _ttl(seconds: int | None) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds is not None else None
+
+
+@router.post(
+    "",
+    response_model=JoinResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+    summary="Create a voice session and get the owner's join token",
+)
+async def create_session(
+    body: CreateSessionRequest, caller: MintCaller, tx: Tx, state: State, services: Services
+) -> JoinResponse:
+    grant = await service.create_session(
+        tx,
+        caller=caller,
+        options=SessionOptions(
+            ttl=_ttl(body.ttl_seconds),
+            allow_video=body.allow_video,
+            no_storage=body.no_storage,
+            with_agent=body.with_agent,
+        ),
+        services=services,
+        now=state.clock(),
+    )
+    return _join_response(grant, state.settings.livekit.ws_url)
+
+
+@router.post(
+    "/{session_id}/token",
+    response_model=JoinResponse,
+    responses={**_ERRORS, 404: {"description": "no such session"}, 409: {"description": "ended"}},
+    summary="Mint a join token for an existing session",
+)
+async def mint_token(
+    session_id: str,
+    body: TokenRequest,
+    caller: MintCaller,
+    tx: Tx,
+    state: State,
+    services: Services,
+) -> JoinResponse:
+    grant = await service.mint_session_token(
+        tx,
+        caller=caller,
+        session_id=session_id,
+        invite_code=body.invite,
+        ttl=_ttl(body.ttl_seconds),
+        services=services,
+        now=state.clock(),
+    )
+    return _join_response(grant, state.settings.livekit.ws_url)
+
+
+@router.post(
+    "/{session_id}/invites",
+    response_model=InviteResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses={**_ERRORS, 404: {"description": "no such session"}},
+    summary="Create a single-use invite into a session you own",
+)
+async def create_invite(
+    session_id: str, caller: MintCaller, tx: Tx, state: State, services: Services
+) -> InviteResponse:
+    code, expires = await service.create_invite(
+        tx, caller=caller, session_id=session_id, services=services, now=state.clock()
+    )
+    return InviteResponse(invite=code, expires_at=expires)

@@ -1,0 +1,47 @@
+"""Wire contract of the session endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CreateSessionRequest(_Strict):
+    ttl_seconds: int | None = Field(default=None, ge=10, le=600)
+    allow_video: bool = False
+    no_storage: bool = False
+    with_agent: bool = False
+
+
+class TokenRequest(_Strict):
+    ttl_seconds: int | None = Field(default=None, ge=10, le=600)
+    invite: str | None = Field(default=None, min_length=8, max_length=128)
+
+
+class GrantsOut(_Strict):
+    can_publish_sources: list[str]
+    can_publish_data: bool
+    can_subscribe: bool
+
+
+class JoinResponse(_Strict):
+    session_id: str
+    room: str
+    livekit_url: str
+    token: str
+    token_id: str
+    identity: str
+    expires_at: datetime
+    grants: GrantsOut
+    decision_id: str
+    policy_version: str
+
+
+class InviteResponse(_Strict):
+    invite: str
+    expires_at: datetime

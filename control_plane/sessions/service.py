@@ -1,0 +1,345 @@
+"""Session lifecycle: create a room and its owner's token; mint joins for members."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control_plane.audit.service import append_audit
+from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+from control_plane.authz.errors import AccessDenied
+from control_plane.authz.recording import record_decisions
+from control_plane.authz.service import decide, decide_many
+from control_plane.authz.types import (
+    JOIN_ACTIONS,
+    Action,
+    AuthzRequest,
+    Decision,
+    PrincipalRef,
+    RequestContext,
+    RiskLevel,
+    SessionId,
+    SessionResource,
+    SubjectId,
+    TenantId,
+    TenantResource,
+)
+from control_plane.identity.service import ensure_subject
+from control_plane.identity.tables import Subject
+from control_plane.sessions.errors import InviteInvalid, SessionEnded, SessionNotFound, TtlTooLong
+from control_plane.sessions.tables import SessionInvite, SessionMember, VoiceSession
+from control_plane.sessions.types import Caller, JoinGrant, JoinServices, SessionOptions
+from control_plane.tokens.service import mint_join_token
+from control_plane.tokens.types import RoomName
+
+INVITE_TTL = timedelta(hours=1)
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def cedar_principal(caller: Caller, subject: Subject) -> PrincipalRef:
+    """The Cedar view of a caller; a subject that is locked or being erased is locked."""
+    p = caller.principal
+    return PrincipalRef(
+        subject_id=SubjectId(p.subject_id),
+        tenant=TenantId(p.tenant),
+        groups=p.groups,
+        email_verified=p.email_verified,
+        locked=subject.status != "active",
+        amr=frozenset(p.amr),
+        acr=p.acr or "",
+    )
+
+
+def _context(caller: Caller, services: JoinServices, ttl_s: int) -> RequestContext:
+    level = RiskLevel.HIGH if caller.risk_score >= services.high_risk_score else RiskLevel.LOW
+    return RequestContext(risk_score=caller.risk_score, risk_level=level, requested_ttl_s=ttl_s)
+
+
+async def session_resource(tx: AsyncSession, session: VoiceSession) -> SessionResource:
+    """The Cedar view of a session, with its invited members."""
+    members = (
+        await tx.exec(
+            select(SessionMember.subject_id).where(SessionMember.session_id == session.id)
+        )
+    ).all()
+    return SessionResource(
+        session_id=SessionId(session.id),
+        tenant=TenantId(session.tenant),
+        owner=SubjectId(session.owner_subject_id),
+        participants=frozenset(SubjectId(m) for m in members),
+        allow_video=session.allow_video,
+        ended=session.status != "active",
+    )
+
+
+async def get_session(tx: AsyncSession, session_id: str) -> VoiceSession:
+    """The session or SessionNotFound."""
+    if len(session_id) > 40:
+        raise SessionNotFound()
+    session = await tx.get(VoiceSession, session_id)
+    if session is None:
+        raise SessionNotFound()
+    return session
+
+
+def _ttl(options_ttl: timedelta | None, services: JoinServices) -> timedelta:
+    settings = services.token_settings
+    ttl = options_ttl or timedelta(seconds=settings.default_ttl_seconds)
+    if ttl > timedelta(seconds=settings.max_ttl_seconds) or ttl < timedelta(seconds=10):
+        raise TtlTooLong()
+    return ttl
+
+
+async def _decide_join(
+    tx: AsyncSession,
+    *,
+    caller: Caller,
+    subject: Subject,
+    session: VoiceSession,
+    services: JoinServices,
+    ttl: timedelta,
+    now: datetime,
+) -> Sequence[Decision]:
+    resource = await session_resource(tx, session)
+    principal = cedar_principal(caller, subject)
+    context = _context(caller, services, int(ttl.total_seconds()))
+    decisions = decide_many(
+        services.policies,
+        [AuthzRequest(principal, action, resource, context) for action in JOIN_ACTIONS],
+    )
+    await record_decisions(
+        tx,
+        decisions=decisions,
+        actor=caller.principal.subject_id,
+        target=session.id,
+        request_id=caller.request_id,
+        now=now,
+    )
+    return decisions
+
+
+async def _mint(
+    tx: AsyncSession,
+    *,
+    caller: Caller,
+    subject: Subject,
+    session: VoiceSession,
+    services: JoinServices,
+    ttl: timedelta,
+    now: datetime,
+) -> JoinGrant:
+    decisions = await _decide_join(
+        tx, caller=caller, subject=subject, session=session, services=services, ttl=ttl, now=now
+    )
+    join = decisions[0]
+    if not join.allowed:
+        raise AccessDenied(decision_id=join.id)
+    minted = await mint_join_token(
+        tx,
+        subject_id=caller.principal.subject_id,
+        session_id=session.id,
+        room=RoomName(session.room_name),
+        decisions=decisions,
+        ttl=ttl,
+        now=now,
+        api_key=services.livekit_settings.api_key,
+        api_secret=services.livekit_settings.api_secret.get_secret_value(),
+        client_address=caller.address,
+        request_id=caller.request_id,
+    )
+    return JoinGrant(
+        session_id=session.id,
+        room=session.room_name,
+        token=minted,
+        decision_id=join.id,
+        policy_version=join.policy_version,
+    )
+
+
+async def create_session(
+    tx: AsyncSession,
+    *,
+    caller: Caller,
+    options: SessionOptions,
+    services: JoinServices,
+    now: datetime,
+) -> JoinGrant:
+    """Decide create_session, create the LiveKit room, record the session, mint the owner's
+    token. The room name is 144 random bits: knowing one room tells nothing of another."""
+    ttl = _ttl(options.ttl, services)
+    subject = await ensure_subject(tx, principal=caller.principal, now=now)
+    principal = cedar_principal(caller, subject)
+    decision = decide(
+        services.policies,
+        AuthzRequest(
+            principal,
+            Action.CREATE_SESSION,
+            TenantResource(TenantId(caller.principal.tenant)),
+            _context(caller, services, 0),
+        ),
+    )
+    await record_decisions(
+        tx,
+        decisions=[decision],
+        actor=caller.principal.subject_id,
+        target=None,
+        request_id=caller.request_id,
+        now=now,
+    )
+    if not decision.allowed:
+        raise AccessDenied(decision_id=decision.id)
+    session = VoiceSession(
+        id=f"ses_{secrets.token_hex(12)}",
+        room_name=f"cp-{secrets.token_urlsafe(18)}",
+        tenant=caller.principal.tenant,
+        owner_subject_id=caller.principal.subject_id,
+        retention_class=options.retention_class,
+        storage_mode="no_storage" if options.no_storage else "standard",
+        allow_video=options.allow_video,
+        agent_requested=options.with_agent,
+        created_at=now,
+        expires_at=now + timedelta(seconds=services.token_settings.max_session_seconds),
+    )
+    tx.add(session)
+    await tx.flush()
+    tx.add(
+        SessionMember(
+            session_id=session.id,
+            subject_id=caller.principal.subject_id,
+            role="owner",
+            added_at=now,
+        )
+    )
+    await tx.flush()
+    lk = services.livekit_settings
+    await services.livekit.create_room(
+        name=session.room_name,
+        empty_timeout=lk.empty_timeout_seconds,
+        departure_timeout=lk.departure_timeout_seconds,
+        max_participants=lk.max_participants,
+    )
+    await append_audit(
+        tx,
+        event=AuditEvent(
+            type=AuditEventType.SESSION_CREATED,
+            outcome=Outcome.SUCCESS,
+            actor=caller.principal.subject_id,
+            target=session.id,
+            reason="session created",
+            decision_id=decision.id,
+            policy_version=decision.policy_version,
+            request_id=caller.request_id,
+            details={"storage_mode": session.storage_mode, "agent_requested": options.with_agent},
+        ),
+        now=now,
+    )
+    return await _mint(
+        tx, caller=caller, subject=subject, session=session, services=services, ttl=ttl, now=now
+    )
+
+
+async def _redeem_invite(
+    tx: AsyncSession, *, session: VoiceSession, code: str, subject_id: str, now: datetime
+) -> None:
+    if len(code) > 128:
+        raise InviteInvalid()
+    invite = await tx.get(SessionInvite, hashlib.sha256(code.encode()).hexdigest())
+    if (
+        invite is None
+        or invite.session_id != session.id
+        or invite.used_by is not None
+        or _aware(invite.expires_at) <= now
+    ):
+        raise InviteInvalid()
+    invite.used_by = subject_id
+    invite.used_at = now
+    tx.add(invite)
+    if await tx.get(SessionMember, (session.id, subject_id)) is None:
+        tx.add(
+            SessionMember(
+                session_id=session.id, subject_id=subject_id, role="participant", added_at=now
+            )
+        )
+    await tx.flush()
+
+
+async def mint_session_token(
+    tx: AsyncSession,
+    *,
+    caller: Caller,
+    session_id: str,
+    invite_code: str | None,
+    ttl: timedelta | None,
+    services: JoinServices,
+    now: datetime,
+) -> JoinGrant:
+    """A join token for an existing session; policy is re-run on every mint (a refresh is a
+    new decision, never a copy of an old one)."""
+    checked_ttl = _ttl(ttl, services)
+    session = await get_session(tx, session_id)
+    if session.status != "active" or _aware(session.expires_at) <= now:
+        raise SessionEnded()
+    subject = await ensure_subject(tx, principal=caller.principal, now=now)
+    if invite_code is not None and session.tenant == caller.principal.tenant:
+        await _redeem_invite(
+            tx, session=session, code=invite_code, subject_id=caller.principal.subject_id, now=now
+        )
+    return await _mint(
+        tx,
+        caller=caller,
+        subject=subject,
+        session=session,
+        services=services,
+        ttl=checked_ttl,
+        now=now,
+    )
+
+
+async def create_invite(
+    tx: AsyncSession, *, caller: Caller, session_id: str, services: JoinServices, now: datetime
+) -> tuple[str, datetime]:
+    """A single-use invite code; only someone who may join the session may invite."""
+    session = await get_session(tx, session_id)
+    if session.status != "active":
+        raise SessionEnded()
+    subject = await ensure_subject(tx, principal=caller.principal, now=now)
+    decision = decide(
+        services.policies,
+        AuthzRequest(
+            cedar_principal(caller, subject),
+            Action.INVITE_PARTICIPANT,
+            await session_resource(tx, session),
+            _context(caller, services, 0),
+        ),
+    )
+    await record_decisions(
+        tx,
+        decisions=[decision],
+        actor=caller.principal.subject_id,
+        target=session.id,
+        request_id=caller.request_id,
+        now=now,
+    )
+    if not decision.allowed:
+        raise AccessDenied(decision_id=decision.id)
+    code = secrets.token_urlsafe(24)
+    expires = now + INVITE_TTL
+    tx.add(
+        SessionInvite(
+            code_hash=hashlib.sha256(code.encode()).hexdigest(),
+            session_id=session.id,
+            created_by=caller.principal.subject_id,
+            created_at=now,
+            expires_at=expires,
+        )
+    )
+    await tx.flush()
+    return code, expires

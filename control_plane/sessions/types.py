@@ -1,0 +1,51 @@
+"""Session value types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from control_plane.authz.engine import PolicySnapshot
+from control_plane.config import LiveKitSettings, TokenSettings
+from control_plane.identity.types import Principal
+from control_plane.livekit.client import LiveKitRooms
+from control_plane.tokens.types import MintedToken
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A verified principal plus request facts (address, request id, risk)."""
+
+    principal: Principal
+    address: str
+    request_id: str
+    risk_score: int = 0
+
+
+@dataclass(frozen=True)
+class JoinServices:
+    """What minting needs besides the transaction: policies, LiveKit, settings."""
+
+    policies: PolicySnapshot
+    livekit: LiveKitRooms
+    livekit_settings: LiveKitSettings
+    token_settings: TokenSettings
+    high_risk_score: int
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    ttl: timedelta | None = None
+    allow_video: bool = False
+    no_storage: bool = False
+    with_agent: bool = False
+    retention_class: str = "standard"
+
+
+@dataclass(frozen=True)
+class JoinGrant:
+    session_id: str
+    room: str
+    token: MintedToken
+    decision_id: str
+    policy_version: str
