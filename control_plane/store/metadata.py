@@ -11,6 +11,7 @@ def load_metadata() -> MetaData:
     import control_plane.agents.tables
     import control_plane.audit.tables
     import control_plane.identity.tables
+    import control_plane.risk.tables
     import control_plane.sessions.tables
     import control_plane.tokens.tables  # noqa: F401
 

@@ -1,0 +1,26 @@
+"""Risk value types."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class AnomalyResponse(StrEnum):
+    ALERT = "alert"
+    STEP_UP = "step_up"  # raises the subject's risk score: high-risk forbids apply
+    LOCK = "lock"
+
+
+SEVERITY_SCORE = {
+    Severity.LOW: 20,
+    Severity.MEDIUM: 50,
+    Severity.HIGH: 80,
+    Severity.CRITICAL: 100,
+}
