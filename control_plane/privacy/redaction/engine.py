@@ -53,18 +53,19 @@ def load_pipeline(model: str) -> Any:
     return nlp
 
 
-class _LoadedSpacyEngine(SpacyNlpEngine):  # type: ignore[misc]  # presidio base is Any
+class _LoadedSpacyEngine(SpacyNlpEngine):
     """Presidio's spaCy engine around a pipeline we loaded ourselves (no download path)."""
 
     def __init__(self, nlp: Any) -> None:
         super().__init__(models=[{"lang_code": "en", "model_name": DEFAULT_MODEL}])
-        self.nlp = {"en": nlp}
+        # Presidio declares ``nlp`` as None until its own load() (which may download) runs.
+        self.nlp = {"en": nlp}  # type: ignore[assignment]
 
     def load(self) -> None:
         """Already loaded in ``__init__``."""
 
 
-class _NoContextEnhancer(ContextAwareEnhancer):  # type: ignore[misc]  # presidio base is Any
+class _NoContextEnhancer(ContextAwareEnhancer):
     """Our recognizers weigh context themselves; Presidio's lemma pass would be dead cost."""
 
     def __init__(self) -> None:
@@ -90,7 +91,8 @@ class Redactor:
     ) -> None:
         self._batch_size = batch_size
         self._max_bytes = max_bytes
-        self._engine = _LoadedSpacyEngine(load_pipeline(model))
+        self._nlp = load_pipeline(model)
+        self._engine = _LoadedSpacyEngine(self._nlp)
         registry = RecognizerRegistry(
             recognizers=[
                 PersonRecognizer(),
@@ -115,7 +117,7 @@ class Redactor:
     @property
     def pipeline(self) -> tuple[str, ...]:
         """The spaCy components that run on every segment."""
-        return tuple(self._engine.nlp["en"].pipe_names)
+        return tuple(self._nlp.pipe_names)
 
     def check_text(self, text: object) -> str:
         """Return ``text`` if it is a string within the size limit, else raise."""
@@ -140,8 +142,8 @@ class Redactor:
             [n.text for n in norms], "en", batch_size=self._batch_size
         )
         return [
-            self._finish(norm, artifacts, placeholders)
-            for norm, (_, artifacts) in zip(norms, batch, strict=True)
+            self._finish(norm, item[1], placeholders)
+            for norm, item in zip(norms, batch, strict=True)
         ]
 
     def find(self, norm: NormalisedText, artifacts: NlpArtifacts) -> list[Entity]:

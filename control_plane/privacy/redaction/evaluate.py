@@ -80,9 +80,7 @@ def _overlaps(a: Entity, b: Entity) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def evaluate(
-    gold: Sequence[LabeledSegment], predicted: Sequence[Sequence[Entity]]
-) -> Evaluation:
+def evaluate(gold: Sequence[LabeledSegment], predicted: Sequence[Sequence[Entity]]) -> Evaluation:
     """Score predictions (one entity list per segment, same order) with the overlap rule."""
     if len(gold) != len(predicted):
         raise ValueError("one prediction list per gold segment is required")

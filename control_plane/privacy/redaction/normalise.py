@@ -15,6 +15,7 @@ count as zero only next to another number word; "double"/"triple" only before a 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -221,7 +222,7 @@ def normalise(text: str) -> NormalisedText:
             i = max(nxt, i + 1)
             continue
         _copy(text, pos, pieces[0].start, out, starts, ends)
-        for prev, piece in zip(pieces, pieces[1:], strict=False):
+        for prev, piece in itertools.pairwise(pieces):
             if prev is pieces[0]:
                 _emit(prev.text, prev.start, prev.end, out, starts, ends)
             _gap(text, prev, piece, out, starts, ends)

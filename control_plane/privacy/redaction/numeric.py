@@ -78,6 +78,12 @@ def classify_digits(
         return None
     if plus and 8 <= n <= 15:
         return EntityType.PHONE_NUMBER, 0.85
+    # The grouping a speaker uses is stronger evidence than a keyword further back
+    # ("the social on the account is 531, 22, 0914").
+    if groups in ([3, 3, 4], [1, 3, 3, 4]):
+        return EntityType.PHONE_NUMBER, 0.9
+    if groups == [3, 2, 4]:
+        return EntityType.US_SSN, 0.9
     if cat == "bank" and n >= 6:
         return EntityType.BANK_ACCOUNT, 0.9
     if cat == "ssn" and n == 9:

@@ -16,35 +16,37 @@ from collections.abc import Iterator
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from control_plane.privacy.redaction.recognizer import Finding, SpanRecognizer
+from control_plane.privacy.redaction.recognizer import Finding, SpanRecognizer, wordset
 from control_plane.privacy.redaction.types import EntityType
 
-_PLACE_WORDS = frozenset(
+_PLACE_WORDS = wordset(
     """street st avenue ave road rd boulevard blvd lane ln drive dr highway hwy parkway pkwy
     expressway freeway turnpike terrace bridge tunnel airport school elementary academy library
     memorial center centre hospital clinic building tower university college station plaza
     mall church cathedral museum stadium arena hotel inn suite apartments apartment
-    avenue circle trail airport county city""".split()
+    avenue circle trail airport county city"""
 )
 # Common surnames that are also place words: only a place after "the/on/at/near ...".
-_WEAK_PLACE_WORDS = frozenset("park hall way court place square heights hill".split())
-_PLACE_PREPOSITIONS = frozenset("the on at near in to by past behind across along".split())
-_BUSINESS_WORDS = frozenset(
+_WEAK_PLACE_WORDS = wordset("park hall way court place square heights hill")
+_PLACE_PREPOSITIONS = wordset("the on at near in to by past behind across along")
+_BUSINESS_WORDS = wordset(
     """wireless florist florists dental dentistry catering plumbing bakery pharmacy insurance
     bank internet movers auto body inc llc ltd co corp company group services solutions
     veterinary motors electric salon spa cafe restaurant grill pizza market store shop foods
     realty law associates partners labs systems technologies tech telecom cleaners
-    landscaping construction roofing hvac trattoria bistro diner deli""".split()
+    landscaping construction roofing hvac trattoria bistro diner deli pediatrics dentistry
+    orthodontics chiropractic medical health healthcare therapy vision optometry family
+    practice pharmacy hardware supply supplies"""
 )
-_TITLES = frozenset("mr mrs ms miss dr doctor prof professor officer".split())
-_NOT_NAMES = frozenset(
+_TITLES = wordset("mr mrs ms miss dr doctor prof professor officer")
+_NOT_NAMES = wordset(
     """monday tuesday wednesday thursday friday saturday sunday today tomorrow tonight yes no
     okay ok sure great perfect thanks hello hi hey please just the that this it my your our
     we and but so oh well actually also happy birthday visa amex mastercard discover
-    suite apt unit room floor god english spanish""".split()
+    suite apt unit room floor god english spanish"""
 )
-_MONTHS = frozenset(
-    "january february march april may june july august september october november december".split()
+_MONTHS = wordset(
+    "january february march april may june july august september october november december"
 )
 _NAME = r"[A-Z][a-z]+(?:-[A-Z]?[a-z]+|'[A-Z][a-z]+)*"
 _FULL_NAME = rf"{_NAME}(?:[ \t]+{_NAME}){{0,2}}"
@@ -61,18 +63,21 @@ _VOCATIVE = re.compile(
     r"\b(?i:hi|hello|hey|thanks|thank you|okay|ok|sure|bye|goodbye|sorry|morning|afternoon)"
     rf",?[ \t]+({_FULL_NAME})(?=[,.!?])"
 )
+_SIGN_ON = re.compile(rf"\b({_FULL_NAME}),?[ \t]+(?:here|speaking|calling from|calling back)\b")
 _SPELLED = re.compile(r"\b[A-Z](?:[ \t]*[,-]?[ \t]+[A-Z]\b){2,}")
 _SPELL_CUE = re.compile(r"(?i)\b(?:spell\w*|that's|that is|it's|as in)\W*$")
 _LOWER_INTRO = re.compile(
     r"\b(?:my name is|my name's|name's|this is|it's|its|i'm|im)[ \t]+([a-z]+)(?:[ \t]+([a-z]+))?"
 )
-_COMMON_LOWER = frozenset(
+_COMMON_LOWER = wordset(
     """calling great good fine okay ok correct right wrong sorry about going gonna just really
     actually still again regarding urgent important ready done broken working not here there
     fine weird new old free busy late early open closed available sure true false fast slow
     ridiculous frustrating annoying terrible awesome perfect better worse the best worst
     confusing complicated simple easy hard impossible possible finally currently probably
-    usually only exactly definitely calling called closed confused worried""".split()
+    usually only exactly definitely calling called closed confused worried area code number
+    account card order address email phone cell line name last first ticket case bill
+    payment refund charge store office home work"""
 )
 _COMMON_SUFFIXES = ("ing", "ful", "ous", "able", "ible", "tion", "ment", "ness")
 
@@ -101,21 +106,27 @@ def _is_place_or_business(text: str, start: int, end: int) -> bool:
 
 
 def _strip_title(text: str, start: int, end: int) -> int:
-    match = re.match(r"(?i)(?:mr|mrs|ms|miss|dr|doctor|prof|professor|officer)\.?[ \t]+", text[start:end])
+    match = re.match(
+        r"(?i)(?:mr|mrs|ms|miss|dr|doctor|prof|professor|officer)\.?[ \t]+", text[start:end]
+    )
     return start + match.end() if match else start
 
 
-def _plausible(text: str, start: int, end: int) -> bool:
-    """Reject digits, known non-names and places/businesses; months only with a surname."""
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Drop leading non-name words; reject digits, places/businesses, a month on its own."""
     value = text[start:end]
-    if any(c.isdigit() for c in value) or not value.strip():
-        return False
-    words = value.lower().split()
-    if words[0] in _NOT_NAMES or words[0] in _TITLES:
-        return False
-    if len(words) == 1 and words[0] in _MONTHS:
-        return False
-    return not _is_place_or_business(text, start, end)
+    if any(c.isdigit() for c in value):
+        return None
+    for word in re.finditer(r"[A-Za-z.']+", value):
+        if word.group().lower().rstrip(".") not in _NOT_NAMES | _TITLES:
+            start += word.start()
+            break
+    else:
+        return None
+    words = text[start:end].lower().split()
+    if len(words) == 1 and words[0] in _MONTHS | _NOT_NAMES:
+        return None
+    return None if _is_place_or_business(text, start, end) else (start, end)
 
 
 class PersonRecognizer(SpanRecognizer):
@@ -133,13 +144,14 @@ class PersonRecognizer(SpanRecognizer):
             before = [w.lower() for w in _words_before(text, start, 2)]
             if before[-1:] == ["the"] or (before[-1:] == ["calling"] and before[:1] != ["for"]):
                 continue
-            if _plausible(text, start, ent.end_char):
-                yield Finding(EntityType.PERSON, start, ent.end_char, 0.85)
-        for pattern, score in ((_INTRODUCED, 0.8), (_VOCATIVE, 0.75)):
+            span = _trimmed(text, start, ent.end_char)
+            if span:
+                yield Finding(EntityType.PERSON, *span, 0.85)
+        for pattern, score in ((_INTRODUCED, 0.8), (_VOCATIVE, 0.75), (_SIGN_ON, 0.75)):
             for match in pattern.finditer(text):
-                start, end = match.span(1)
-                if _plausible(text, start, end):
-                    yield Finding(EntityType.PERSON, start, end, score)
+                span = _trimmed(text, *match.span(1))
+                if span:
+                    yield Finding(EntityType.PERSON, *span, score)
         yield from self._spelled(text)
         if not any(c.isupper() for c in text):
             yield from self._uncased(text)

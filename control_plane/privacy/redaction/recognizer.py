@@ -20,7 +20,7 @@ from control_plane.privacy.redaction.types import EntityType
 # Keyword categories; the nearest keyword before a match wins. "negative" marks identifiers
 # that are not personal data (order, ticket, part numbers ...).
 _CONTEXT_WORDS: dict[str, str] = {
-    "phone": r"phone|cell|cellphone|mobile|call|callback|reach|text|landline|fax|dial",
+    "phone": r"area\s+code|phone|cell|cellphone|mobile|call|callback|reach|text|landline|fax|dial",
     "card": r"card|visa|mastercard|master\s+card|amex|american\s+express|discover|credit|debit",
     "ssn": r"social|ssn|s\s?s\s?n|security\s+number",
     "bank": r"account|acct|routing|aba|checking|savings|deposit|wire",
@@ -36,6 +36,11 @@ _CONTEXT = re.compile(
     "|".join(rf"\b(?P<{name}>{words})\b" for name, words in _CONTEXT_WORDS.items()),
     re.IGNORECASE,
 )
+
+
+def wordset(words: str) -> frozenset[str]:
+    """A frozen set of the whitespace-separated words (keeps long word lists readable)."""
+    return frozenset(words.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +72,7 @@ class Finding:
     score: float
 
 
-class SpanRecognizer(EntityRecognizer):  # type: ignore[misc]  # presidio base is untyped Any
+class SpanRecognizer(EntityRecognizer):
     """A Presidio recognizer whose subclasses yield :class:`Finding` objects."""
 
     ENTITY_TYPES: tuple[EntityType, ...] = ()
@@ -87,7 +92,7 @@ class SpanRecognizer(EntityRecognizer):  # type: ignore[misc]  # presidio base i
     ) -> list[RecognizerResult]:
         """Run :meth:`find` and wrap its findings as Presidio results."""
         meta = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
         }
         wanted = set(entities)

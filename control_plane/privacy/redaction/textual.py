@@ -11,28 +11,31 @@ from collections.abc import Iterator
 
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from control_plane.privacy.redaction.recognizer import Finding, SpanRecognizer, nearest_context
+from control_plane.privacy.redaction.recognizer import (
+    Finding,
+    SpanRecognizer,
+    nearest_context,
+    wordset,
+)
 from control_plane.privacy.redaction.types import EntityType
 
-_TLD = (
-    r"com|net|org|edu|gov|mil|io|co|us|uk|ca|de|fr|es|it|nl|au|in|info|biz|me|ai|app|dev|tv|ly"
+_TLD = r"com|net|org|edu|gov|mil|io|co|us|uk|ca|de|fr|es|it|nl|au|in|info|biz|me|ai|app|dev|tv|ly"
+_WRITTEN_EMAIL = re.compile(
+    r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 )
-_WRITTEN_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 # " at gmail dot com", " at g mail dot com", " at company dot co dot uk", " at acme.com"
 _SPOKEN_DOMAIN = re.compile(
     rf"(?i)[ \t]+at[ \t]+[a-z0-9][a-z0-9-]*(?:[ \t][a-z0-9][a-z0-9-]*)?"
     rf"(?:(?:[ \t]+dot[ \t]+|\.)[a-z0-9][a-z0-9-]*)*?(?:[ \t]+dot[ \t]+|\.)(?:{_TLD})\b"
 )
 _LOCAL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9']*|[._-]")
-_LOCAL_SEPARATORS = frozenset(
-    {".", "_", "-", "dot", "period", "underscore", "dash", "hyphen"}
-)
+_LOCAL_SEPARATORS = frozenset({".", "_", "-", "dot", "period", "underscore", "dash", "hyphen"})
 # Words that end a spoken local part when joined to it by a plain space.
-_LOCAL_STOP = frozenset(
+_LOCAL_STOP = wordset(
     """a an and or the is it it's its that's that this me my mine our your his her him their
     email e-mail mail address addresses send sent to at is was be please also personal one
-    work office home new old second first other just it’s here there of for from use uses
-    try you can could i i'm im we he she they yes yeah sure okay ok so um uh like""".split()
+    work office home new old second first other just here there of for from use uses
+    try you can could i i'm im we he she they yes yeah sure okay ok so um uh like"""
 )
 _MAX_PLAIN_JOINS = 2
 
@@ -72,10 +75,15 @@ _DATE_WORDS = re.compile(
 _DATE_NUMERIC = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b")
 
 
+def _is_local_stop(token: str) -> bool:
+    """Common words and contractions ("it's", "email's") cannot be part of a local part."""
+    return token.lower() in _LOCAL_STOP or "'" in token
+
+
 def _local_part_start(text: str, end: int) -> int | None:
     """Walk back from " at ..." over the local part of a spoken address; None if empty."""
     tokens = list(_LOCAL_TOKEN.finditer(text, max(0, end - 80), end))
-    if not tokens or tokens[-1].end() != end or tokens[-1].group().lower() in _LOCAL_STOP:
+    if not tokens or tokens[-1].end() != end or _is_local_stop(tokens[-1].group()):
         return None
     start = tokens[-1].start()
     plain_joins = 0
@@ -90,10 +98,10 @@ def _local_part_start(text: str, end: int) -> int | None:
         if cur_sep or prev_sep:
             if cur_sep and prev_sep:
                 break
-        elif not gap or prev.group().lower() in _LOCAL_STOP or plain_joins >= _MAX_PLAIN_JOINS:
+        elif not gap or _is_local_stop(prev.group()) or plain_joins >= _MAX_PLAIN_JOINS:
             break
-        else:
-            plain_joins += 1
+        elif len(prev.group()) > 1 or len(cur.group()) > 1:
+            plain_joins += 1  # single letters/digits are spelled out and do not count
         start = prev.start()
         i -= 1
     if text[start:end].lower().split()[0] in _LOCAL_SEPARATORS:
