@@ -50,7 +50,11 @@ from control_plane.agents.worker.pipeline import (
     load_vad,
     pipeline_spec,
 )
-from control_plane.agents.worker.reporting import ControlPlaneClient, StaticCredential
+from control_plane.agents.worker.reporting import (
+    ControlPlaneClient,
+    StaticCredential,
+    quiet_http_logs,
+)
 from control_plane.agents.worker.turns import TurnTracker
 from control_plane.logs import configure_logging, get_logger
 
@@ -86,6 +90,7 @@ def prewarm(proc: JobProcess) -> None:
     """Per job process: scrubbed JSON logging, and the VAD model for the chained pipeline."""
     config = load_config(os.environ)
     configure_logging(config.log_level)
+    quiet_http_logs()
     if config.pipeline is Pipeline.CHAINED:
         proc.userdata[_VAD_KEY] = load_vad(config.models)
 

@@ -68,12 +68,12 @@ class SessionOutbox:
         self._idle.clear()
         self._wakeup.set()
 
-    async def aclose(self, timeout: float) -> None:
-        """Deliver what is queued within ``timeout`` seconds, then stop."""
+    async def aclose(self, grace_seconds: float) -> None:
+        """Deliver what is queued within ``grace_seconds``, then stop."""
         if self._task is None:
             return
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            await asyncio.wait_for(self._idle.wait(), grace_seconds)
         except TimeoutError:
             log.warning(
                 "agent.report_dropped",

@@ -43,7 +43,9 @@ class BigMamaAgent(Agent):
         self.escalations: list[str] = []
 
     @function_tool(name=SAFETY_TOOL)
-    async def report_safety_concern(self, context: RunContext, category: SafetyCategory) -> str:
+    async def report_safety_concern(
+        self, context: RunContext[None], category: SafetyCategory
+    ) -> str:
         """Alert a person on the team that the user may be in danger: a medical emergency,
         self-harm or suicide, violence, abuse, or a child in danger. Call it once per
         concern, with the closest category; do not include personal details.
@@ -87,7 +89,7 @@ def preload_plugins(pipeline: Pipeline) -> None:
     if pipeline is Pipeline.CHAINED:
         from livekit.plugins import cartesia, deepgram, openai, silero  # noqa: F401
     elif pipeline is Pipeline.REALTIME:
-        from livekit.plugins import openai  # noqa: F401, F811
+        from livekit.plugins import openai  # noqa: F401
 
 
 def build_session(

@@ -9,6 +9,7 @@ never a body, a transcript or a credential.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(5.0, connect=2.0)
 # Bounded batch sizes: a session's backlog is split rather than sent as one huge body.
 MAX_SEGMENTS_PER_POST: Final = 50
 MAX_TURNS_PER_POST: Final = 50
+
+
+def quiet_http_logs() -> None:
+    """httpx logs every request URL at INFO; this client logs its own outcomes instead."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class ReportError(Exception):
@@ -91,8 +97,9 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Backoff before retry ``attempt`` (1-based): exponential with jitter, capped."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return ceiling / 2 + random.SystemRandom().uniform(0, ceiling / 2)
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        jitter: float = random.SystemRandom().uniform(0, ceiling / 2)
+        return ceiling / 2 + jitter
 
 
 Sleep = Callable[[float], Awaitable[None]]

@@ -23,6 +23,7 @@ from control_plane.agents.worker.reporting import (
     ControlPlaneClient,
     FileCredential,
     ReportError,
+    quiet_http_logs,
 )
 from control_plane.errors import ConfigError
 from control_plane.logs import configure_logging, get_logger
@@ -171,6 +172,7 @@ def main() -> None:
         log.error("agent.config_invalid", reason=str(exc))
         sys.exit(EXIT_CONFIG)
     configure_logging(config.log_level)
+    quiet_http_logs()
     os.environ.setdefault(_PRELOAD_ENV, "0")
     preload_plugins(config.pipeline)
     log.info("agent.worker_starting", worker=config.worker_id, service=config.pipeline.value)
