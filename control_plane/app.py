@@ -22,7 +22,7 @@ from control_plane.errors import ControlPlaneError, RateLimited
 from control_plane.health.routes import router as health_router
 from control_plane.identity.client import OidcClient
 from control_plane.identity.routes import router as identity_router
-from control_plane.livekit.client import LiveKitClient, LiveKitRooms
+from control_plane.livekit.client import LiveKitRooms, make_livekit_client
 from control_plane.logs import get_logger
 from control_plane.middleware import BodySizeLimitMiddleware, HttpMetrics, RequestContextMiddleware
 from control_plane.risk.address import parse_networks
@@ -125,7 +125,7 @@ def create_app(
         )
         policies = PolicyStore.open(settings.policies.dir)
         limiter = RateLimiter(settings.risk.storage_url)
-        livekit_client = livekit or LiveKitClient(settings.livekit)
+        livekit_client = livekit or make_livekit_client(settings.livekit)
         timeout = httpx.Timeout(settings.livekit.timeout_seconds, connect=2.0)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             app.state.cp = AppState(

@@ -16,7 +16,7 @@ from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.deps import RequestId, State, Tx
 from control_plane.identity.browser import check_csrf, resolve_browser_session
 from control_plane.identity.claims import principal_from_claims
-from control_plane.identity.errors import AuthenticationFailed
+from control_plane.identity.errors import AuthenticationFailed, CsrfRejected
 from control_plane.identity.pseudonym import pseudonymize_address
 from control_plane.identity.types import AuthMethod, Principal
 from control_plane.identity.verify import verify_access_token
@@ -65,13 +65,14 @@ async def get_principal(
     """The verified caller; raises the generic 401 and audits the exact reason."""
     try:
         return await _authenticate(request, state, tx)
-    except AuthenticationFailed as exc:
+    except (AuthenticationFailed, CsrfRejected) as exc:
+        reason = exc.reason if isinstance(exc, AuthenticationFailed) else "csrf token rejected"
         await append_audit(
             tx,
             event=AuditEvent(
                 type=AuditEventType.BEARER_REJECTED,
                 outcome=Outcome.FAILURE,
-                reason=exc.reason,
+                reason=reason,
                 request_id=request_id,
                 details={
                     "path": request.url.path[:128],

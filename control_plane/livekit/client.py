@@ -165,3 +165,53 @@ class LiveKitClient:
 
     async def aclose(self) -> None:
         await self._api.aclose()
+
+
+class UnconfiguredLiveKit:
+    """Stands in when no LiveKit API key is configured: every call fails closed (503)."""
+
+    async def _refuse(self) -> None:
+        raise LiveKitUnavailable("media server not configured (livekit.api_key)")
+
+    async def create_room(
+        self, *, name: str, empty_timeout: int, departure_timeout: int, max_participants: int
+    ) -> None:
+        await self._refuse()
+
+    async def delete_room(self, *, room: str) -> None:
+        await self._refuse()
+
+    async def list_rooms(self) -> list[str]:
+        await self._refuse()
+        return []
+
+    async def list_participants(self, *, room: str) -> list[ParticipantView]:
+        await self._refuse()
+        return []
+
+    async def remove_participant(self, *, room: str, identity: str) -> None:
+        await self._refuse()
+
+    async def revoke_permissions(self, *, room: str, identity: str) -> None:
+        await self._refuse()
+
+    async def create_dispatch(self, *, room: str, agent_name: str, metadata: str) -> str:
+        await self._refuse()
+        return ""
+
+    async def delete_dispatch(self, *, room: str, dispatch_id: str) -> None:
+        await self._refuse()
+
+    async def list_dispatches(self, *, room: str) -> list[DispatchView]:
+        await self._refuse()
+        return []
+
+    async def aclose(self) -> None:
+        return None
+
+
+def make_livekit_client(settings: LiveKitSettings) -> LiveKitRooms:
+    """The real client when keys are configured; otherwise one that refuses every call."""
+    if settings.is_configured:
+        return LiveKitClient(settings)
+    return UnconfiguredLiveKit()

@@ -136,8 +136,7 @@ class PersonRecognizer(SpanRecognizer):
 
     def find(self, text: str, nlp_artifacts: NlpArtifacts | None) -> Iterator[Finding]:
         """Yield filtered NER names, then context-pattern names."""
-        doc = getattr(nlp_artifacts, "tokens", None)
-        for ent in getattr(doc, "ents", ()):
+        for ent in getattr(nlp_artifacts, "entities", ()):
             if ent.label_ != "PERSON":
                 continue
             start = _strip_title(text, ent.start_char, ent.end_char)

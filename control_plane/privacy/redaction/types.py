@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class EntityType(StrEnum):
@@ -39,3 +40,13 @@ class RedactionResult:
     redacted: str
     entities: tuple[Entity, ...]
     counts: Mapping[str, int]
+
+    def __reduce__(self) -> tuple[object, tuple[str, tuple[Entity, ...], dict[str, int]]]:
+        """Pickle support (for worker processes): a read-only mapping is not picklable."""
+        return _rebuild_result, (self.redacted, self.entities, dict(self.counts))
+
+
+def _rebuild_result(
+    redacted: str, entities: tuple[Entity, ...], counts: dict[str, int]
+) -> RedactionResult:
+    return RedactionResult(redacted, entities, MappingProxyType(counts))

@@ -1,0 +1,97 @@
+"""Settings: embedded defaults need nothing; unsafe values are refused in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from control_plane.config import Environment, Settings, load_settings, unsafe_settings
+from control_plane.errors import ConfigError
+
+STRONG = "x" * 40
+
+
+def _production(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "env": Environment.PRODUCTION,
+        "database": {"url": "postgresql+psycopg://cp@db/cp"},
+        "oidc": {"issuer": "https://idp.example", "client_id": "cp", "client_secret": STRONG},
+        "livekit": {"api_key": "k", "api_secret": STRONG, "webhook_api_secret": STRONG},
+        "keys": {
+            name: STRONG
+            for name in (
+                "pseudonym_key",
+                "session_secret",
+                "kek",
+                "audit_signing_key",
+                "receipt_signing_key",
+                "worker_credential_key",
+            )
+        },
+    }
+    base.update(overrides)
+    return base
+
+
+def test_embedded_defaults_need_no_configuration() -> None:
+    settings = load_settings()
+    assert settings.is_development
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.risk.storage_url == "memory://"
+    assert unsafe_settings(settings) == []
+
+
+def test_a_safe_production_profile_loads() -> None:
+    assert load_settings(**_production()).env is Environment.PRODUCTION
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"oidc": {"issuer": "http://idp.example", "client_id": "cp", "client_secret": STRONG}}, "oidc.issuer"),
+        ({"keys": {}}, "keys.pseudonym_key"),
+        ({"livekit": {"api_key": "k", "api_secret": "short", "webhook_api_secret": STRONG}}, "livekit.api_secret"),
+        ({"database": {"url": ""}, "server": {"replicas": 3}}, "database.url"),
+        ({"server": {"cors_origins": ["*"]}}, "server.cors_origins"),
+        ({"tokens": {"max_ttl_seconds": 3600}}, "tokens.max_ttl_seconds"),
+    ],
+)
+def test_production_refuses_unsafe_settings_naming_them(
+    override: dict[str, object], named: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**_production(**override))
+    message = str(caught.value)
+    assert named in message
+    assert "\n" not in message
+
+
+def test_a_wrong_value_names_the_setting() -> None:
+    with pytest.raises(ConfigError, match="tokens.default_ttl_seconds"):
+        load_settings(tokens={"default_ttl_seconds": "soon"})
+
+
+def test_nested_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTROL_PLANE_TOKENS__DEFAULT_TTL_SECONDS", "90")
+    assert Settings().tokens.default_ttl_seconds == 90
+
+
+def test_cli_config_error_is_one_line_without_traceback(tmp_path: Path) -> None:
+    env = {"CONTROL_PLANE_ENV": "production", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "control_plane", "migrate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: unsafe setting ")
+    assert "Traceback" not in result.stderr
