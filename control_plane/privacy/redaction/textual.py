@@ -26,7 +26,7 @@ _WRITTEN_EMAIL = re.compile(
 # " at gmail dot com", " at g mail dot com", " at company dot co dot uk", " at acme.com"
 _SPOKEN_DOMAIN = re.compile(
     rf"(?i)[ \t]+at[ \t]+[a-z0-9][a-z0-9-]*(?:[ \t][a-z0-9][a-z0-9-]*)?"
-    rf"(?:(?:[ \t]+dot[ \t]+|\.)[a-z0-9][a-z0-9-]*)*?(?:[ \t]+dot[ \t]+|\.)(?:{_TLD})\b"
+    rf"(?:(?:[ \t]+dot[ \t]+|\.)[a-z0-9][a-z0-9-]*)*(?:[ \t]+dot[ \t]+|\.)(?:{_TLD})\b"
 )
 _LOCAL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9']*|[._-]")
 _LOCAL_SEPARATORS = frozenset({".", "_", "-", "dot", "period", "underscore", "dash", "hyphen"})
