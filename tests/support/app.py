@@ -105,7 +105,7 @@ def make_settings(
         }
     for name, values in sections.items():
         base[name] = {**base.get(name, {}), **values}
-    return Settings(**base)
+    return Settings.model_validate(base)
 
 
 @dataclass

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import select
 
 from control_plane.audit.tables import AuditRecord
-from control_plane.identity.verify import verify_id_token
 from control_plane.identity.errors import AuthenticationFailed
+from control_plane.identity.verify import verify_id_token
 from control_plane.store.uow import unit_of_work
 from tests.support.app import RunningApp
 from tests.support.harness import HarnessEnv
@@ -25,7 +25,9 @@ async def _start(app: RunningApp) -> str:
     location = response.headers["location"]
     query = parse_qs(urlsplit(location).query)
     assert query["code_challenge_method"] == ["S256"]
-    assert query["state"][0] and query["nonce"][0] and query["code_challenge"][0]
+    assert query["state"][0]
+    assert query["nonce"][0]
+    assert query["code_challenge"][0]
     return location
 
 
@@ -37,7 +39,9 @@ def _callback_path(redirect: str) -> str:
 
 async def _audit_reasons(app: RunningApp, event_type: str) -> list[str]:
     async with unit_of_work(app.state.engine) as tx:
-        rows = (await tx.exec(select(AuditRecord).where(AuditRecord.event_type == event_type))).all()
+        rows = (
+            await tx.exec(select(AuditRecord).where(AuditRecord.event_type == event_type))
+        ).all()
     return [r.reason for r in rows]
 
 
@@ -50,7 +54,8 @@ async def test_login_creates_a_session_that_can_mint_with_csrf(
     response = await live_app.client.get(_callback_path(redirect))
     assert response.status_code == 302, response.text
     cookie = response.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
     me = await live_app.client.get("/auth/session")
     assert me.status_code == 200
     body = me.json()
@@ -103,7 +108,9 @@ async def test_callback_without_code_never_falls_back_to_client_credentials(
     assert "set-cookie" not in response.headers
 
 
-async def test_state_mismatch_and_replay_fail(live_app: RunningApp, harness_env: HarnessEnv) -> None:
+async def test_state_mismatch_and_replay_fail(
+    live_app: RunningApp, harness_env: HarnessEnv
+) -> None:
     redirect = complete_login(
         harness_env, await _start(live_app), username="alice", password="alice-password"
     )

@@ -25,13 +25,13 @@ def test_init_creates_every_key_once(tmp_path: Path) -> None:
 
 
 def test_production_does_not_generate_keys(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="keys.pseudonym_key"):
+    with pytest.raises(ConfigError, match=r"keys\.pseudonym_key"):
         load_key_ring(KeySettings(), tmp_path / "keys", is_development=False)
     assert not (tmp_path / "keys").exists()
 
 
 def test_short_configured_key_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="keys.kek"):
+    with pytest.raises(ConfigError, match=r"keys\.kek"):
         load_key_ring(
             KeySettings(
                 pseudonym_key="a" * 64,

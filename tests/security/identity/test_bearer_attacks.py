@@ -1,0 +1,171 @@
+"""The bearer attack corpus: every forged, expired, misdirected or malformed token gets
+the same 401, and the exact reason lands in the audit log."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+from livekit import api
+from sqlmodel import col, select
+
+from control_plane.audit.tables import AuditRecord
+from control_plane.store.uow import unit_of_work
+from tests.support.app import RunningApp
+from tests.support.forge import (
+    hs256_with_public_key,
+    sign_as_idp,
+    sign_with_attacker_key,
+    unsigned,
+    unverified_claims,
+)
+from tests.support.harness import HarnessEnv
+from tests.support.idp import get_access_token, get_client_credentials_token
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+Claims = dict[str, Any]
+Forger = Callable[[HarnessEnv, Claims], str]
+
+
+def _shift(claims: Claims, **changes: Any) -> Claims:
+    return {**claims, **changes}
+
+
+def _expired(env: HarnessEnv, c: Claims) -> str:
+    now = int(time.time())
+    return sign_as_idp(_shift(c, iat=now - 3600, exp=now - 600))
+
+
+def _not_yet(env: HarnessEnv, c: Claims) -> str:
+    return sign_as_idp(_shift(c, nbf=int(time.time()) + 3600))
+
+
+def _future_iat(env: HarnessEnv, c: Claims) -> str:
+    return sign_as_idp(_shift(c, iat=int(time.time()) + 3600))
+
+
+def _wrong_issuer(env: HarnessEnv, c: Claims) -> str:
+    return sign_as_idp(_shift(c, iss="http://127.0.0.1:9401"))
+
+
+def _wrong_audience(env: HarnessEnv, c: Claims) -> str:
+    return sign_as_idp(_shift(c, aud="urn:someone-else:api"))
+
+
+def _no_exp(env: HarnessEnv, c: Claims) -> str:
+    return sign_as_idp({k: v for k, v in c.items() if k != "exp"})
+
+
+def _id_token_type(env: HarnessEnv, c: Claims) -> str:
+    return sign_as_idp(c, typ="JWT+id")
+
+
+def _id_token(env: HarnessEnv, c: Claims) -> str:
+    token = get_access_token(env, "alice", "alice-password", client="cp-web").id_token
+    assert token is not None
+    return token
+
+
+def _livekit_token(env: HarnessEnv, c: Claims) -> str:
+    return (
+        api.AccessToken(env.livekit_api_key, env.livekit_api_secret)
+        .with_identity("alice")
+        .with_grants(api.VideoGrants(room_join=True, room="r"))
+        .to_jwt()
+    )
+
+
+CORPUS: dict[str, Forger] = {
+    "alg_none": lambda env, c: unsigned(c, kid="rs256-x"),
+    "hs256_with_idp_public_key": lambda env, c: hs256_with_public_key(c),
+    "unknown_kid": lambda env, c: sign_with_attacker_key(c, kid="attacker-key"),
+    "known_kid_wrong_key": lambda env, c: sign_with_attacker_key(
+        c,
+        kid=jwt.get_unverified_header(get_access_token(env, "bob", "bob-password").access_token)[
+            "kid"
+        ],
+    ),
+    "expired": _expired,
+    "nbf_in_future": _not_yet,
+    "iat_in_future": _future_iat,
+    "wrong_issuer": _wrong_issuer,
+    "wrong_audience": _wrong_audience,
+    "no_exp": _no_exp,
+    "wrong_typ": _id_token_type,
+    "id_token_as_access_token": _id_token,
+    "livekit_token_as_bearer": _livekit_token,
+    "client_credentials_without_user": lambda env, c: (
+        get_client_credentials_token(env).access_token
+    ),
+    "oversized": lambda env, c: sign_as_idp(_shift(c, pad="A" * 20_000)),
+    "truncated": lambda env, c: sign_as_idp(c)[:-20],
+    "garbage": lambda env, c: "not-a-token-at-all",
+    "three_dots_garbage": lambda env, c: "a.b.c",
+    "session_cookie_value_as_bearer": lambda env, c: "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA",
+}
+
+
+@pytest.fixture(scope="module")
+def alice_claims(harness_env: HarnessEnv) -> Claims:
+    return unverified_claims(get_access_token(harness_env, "alice", "alice-password").access_token)
+
+
+async def test_a_genuine_token_is_accepted(live_app: RunningApp, harness_env: HarnessEnv) -> None:
+    token = get_access_token(harness_env, "alice", "alice-password").access_token
+    response = await live_app.client.get(
+        "/auth/session", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    assert response.json()["method"] == "bearer"
+
+
+async def test_the_idp_key_re_signing_itself_is_accepted(
+    live_app: RunningApp, alice_claims: Claims
+) -> None:
+    # Control for the corpus: our forger's valid output passes, so each failure below is
+    # due to the one claim it changes.
+    now = int(time.time())
+    token = sign_as_idp(_shift(alice_claims, iat=now, exp=now + 300))
+    response = await live_app.client.get(
+        "/auth/session", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("attack", sorted(CORPUS))
+async def test_attack_gets_the_generic_401_and_is_audited(
+    attack: str, live_app: RunningApp, harness_env: HarnessEnv, alice_claims: Claims
+) -> None:
+    now = int(time.time())
+    fresh = _shift(alice_claims, iat=now, exp=now + 300)
+    token = CORPUS[attack](harness_env, fresh)
+    response = await live_app.client.post(
+        "/v1/sessions", json={}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401, (attack, response.text)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json()["detail"] == "authentication required"
+    assert token[:40] not in response.text
+    async with unit_of_work(live_app.state.engine) as tx:
+        rejected = (
+            await tx.exec(
+                select(AuditRecord).where(col(AuditRecord.event_type) == "auth.bearer_rejected")
+            )
+        ).all()
+    assert len(rejected) == 1
+    assert rejected[0].reason
+    assert token[:40] not in str(rejected[0].details)
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic YWxpY2U6cHc=", "Bearer", "Bearer    ", "bearer\tx", "Token abc"]
+)
+async def test_malformed_authorization_headers(live_app: RunningApp, header: str) -> None:
+    response = await live_app.client.post(
+        "/v1/sessions", json={}, headers={"Authorization": header}
+    )
+    assert response.status_code == 401
