@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from control_plane import __version__
 from control_plane.authz.engine import PolicyStore
+from control_plane.authz.routes import router as policies_router
+from control_plane.authz.signals import SighupReloader
 from control_plane.clock import Clock, utc_now
 from control_plane.config import Settings
 from control_plane.crypto.keyring import load_key_ring
@@ -147,9 +149,12 @@ def create_app(
                 state=settings.env.value,
                 reason="embedded defaults" if not settings.database.url else "configured",
             )
+            reloader = SighupReloader(store=policies, engine=engine, clock=clock)
+            reloader.install()
             try:
                 yield
             finally:
+                reloader.remove()
                 await livekit_client.aclose()
                 await engine.dispose()
 
@@ -164,6 +169,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(identity_router)
     app.include_router(sessions_router)
+    app.include_router(policies_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -42,6 +42,7 @@ class Action(StrEnum):
     READ_AUDIT = "read_audit"
     EXPORT_AUDIT = "export_audit"
     READ_AGENTS = "read_agents"
+    EXPLAIN_POLICIES = "explain_policies"
     LOCK_SUBJECT = "lock_subject"
     DELETE_SUBJECT_DATA = "delete_subject_data"
     MANAGE_POLICIES = "manage_policies"

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.authz.errors import AccessDenied
+from control_plane.authz.principals import cedar_principal as principal_ref
 from control_plane.authz.recording import record_decisions
 from control_plane.authz.service import decide, decide_many
 from control_plane.authz.types import (
@@ -45,17 +46,8 @@ def _aware(ts: datetime) -> datetime:
 
 
 def cedar_principal(caller: Caller, subject: Subject) -> PrincipalRef:
-    """The Cedar view of a caller; a subject that is locked or being erased is locked."""
-    p = caller.principal
-    return PrincipalRef(
-        subject_id=SubjectId(p.subject_id),
-        tenant=TenantId(p.tenant),
-        groups=p.groups,
-        email_verified=p.email_verified,
-        locked=subject.status != "active",
-        amr=frozenset(p.amr),
-        acr=p.acr or "",
-    )
+    """The Cedar view of a caller whose subject row is ``subject``."""
+    return principal_ref(caller.principal, subject_status=subject.status)
 
 
 def _context(caller: Caller, services: JoinServices, ttl_s: int) -> RequestContext:
