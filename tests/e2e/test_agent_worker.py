@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from control_plane.agents.worker.persona import DISPLAY_NAME
-from control_plane.agents.worker.replies import REPLIES, Intent
+from control_plane.agents.worker.replies import REPLIES, SAFETY_REPLY, Intent
 from tests.support.agent_client import AgentClient, mint_user_token
 from tests.support.harness import REPO_ROOT, HarnessEnv, ensure_services
 
@@ -239,6 +239,10 @@ async def test_agent_serves_only_the_pinned_user_and_reports_to_the_control_plan
         audio = await user.wait_for_agent_audio(STEP_TIMEOUT)
         assert audio.audible_frames > 0
 
+        # A safety turn runs the escalation tool through the framework, then replies.
+        safety = await user.ask("I think I want to hurt myself", STEP_TIMEOUT)
+        assert safety.text == SAFETY_REPLY
+
         def reported() -> bool:
             roles = [
                 s["role"] for p in receiver.matching("/transcript") for s in p.body["segments"]
@@ -269,17 +273,20 @@ async def test_agent_serves_only_the_pinned_user_and_reports_to_the_control_plan
 
     segments = [s for p in receiver.matching("/transcript") for s in p.body["segments"]]
     user_texts = [s["text"] for s in segments if s["role"] == "user"]
-    assert user_texts == ["Where can I find a Black-owned bookstore near me?"]
+    assert user_texts == [
+        "Where can I find a Black-owned bookstore near me?",
+        "I think I want to hurt myself",
+    ]
     agent_texts = [s["text"] for s in segments if s["role"] == "agent"]
-    assert REPLIES[Intent.DISCOVER_BUSINESS] in agent_texts
+    assert agent_texts == [greeting.text, REPLIES[Intent.DISCOVER_BUSINESS], SAFETY_REPLY]
     for segment in segments:
         assert segment["final"] is True
         assert isinstance(segment["start_ms"], int)
         assert 0 <= segment["start_ms"] <= segment["end_ms"]
 
     turns = [t for p in receiver.matching("/metrics") for t in p.body["turns"]]
-    assert len(turns) == 1
-    turn = turns[0]
+    assert len(turns) == 2
+    turn, safety_turn = turns
     assert turn["turn_id"]
     assert turn["eou_delay_ms"] is None  # a text turn has no end-of-utterance detection
     for name in ("llm_ttft_ms", "tts_ttfb_ms", "time_to_first_audio_ms", "e2e_response_ms"):
@@ -289,6 +296,10 @@ async def test_agent_serves_only_the_pinned_user_and_reports_to_the_control_plan
     assert turn["tool_calls"] == []
     assert turn["interrupted"] is False
     assert turn["reconnects"] == 0
+    [tool_call] = safety_turn["tool_calls"]
+    assert tool_call["name"] == "report_safety_concern"
+    assert 0 <= tool_call["duration_ms"] < 5_000
+    assert safety_turn["turn_id"] != turn["turn_id"]
 
     heartbeats = receiver.matching("/internal/v1/workers/heartbeat")
     assert {p.authorization for p in heartbeats} == {f"Bearer {worker.credential}"}
@@ -304,7 +315,9 @@ async def test_agent_serves_only_the_pinned_user_and_reports_to_the_control_plan
     for secret in (session_credential, worker.credential, livekit_env.livekit_agent_secret):
         assert secret not in log_text
     assert "bookstore" not in log_text
+    assert "hurt myself" not in log_text
     assert "system prompt" not in log_text
+    assert "agent.safety_escalated" in log_text
 
 
 @pytest.mark.asyncio
