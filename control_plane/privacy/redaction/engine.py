@@ -8,6 +8,7 @@ enhancer), and :meth:`Redactor.redact_many` batches the model through ``nlp.pipe
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -108,13 +109,20 @@ class _NoContextEnhancer(ContextAwareEnhancer):
 
 
 class Redactor:
-    """Finds and replaces PII in transcript text; build once per process and share it."""
+    """Finds and replaces PII in transcript text; build once per process and share it.
+
+    Safe to share between threads (the model call is serialised); for more than one core
+    use :class:`~control_plane.privacy.redaction.pool.RedactionPool`.
+    """
 
     def __init__(
         self, *, model: str = DEFAULT_MODEL, batch_size: int = 64, max_bytes: int = MAX_TEXT_BYTES
     ) -> None:
         self._batch_size = batch_size
         self._max_bytes = max_bytes
+        # spaCy does not promise thread safety for one pipeline; the model call is
+        # GIL-bound anyway, so serialising it costs nothing (use RedactionPool to scale).
+        self._lock = threading.Lock()
         self._nlp = load_pipeline(model)
         self._engine = _LoadedSpacyEngine(self._nlp)
         registry = RecognizerRegistry(
@@ -150,7 +158,8 @@ class Redactor:
     def redact(self, text: str, *, placeholders: PlaceholderMap | None = None) -> RedactionResult:
         """Redact one segment; entity offsets index ``text`` as given."""
         norm = normalise(self.check_text(text))
-        artifacts = self._engine.process_text(norm.text, "en")
+        with self._lock:
+            artifacts = self._engine.process_text(norm.text, "en")
         return self._finish(norm, artifacts, placeholders)
 
     def redact_many(
@@ -158,15 +167,18 @@ class Redactor:
     ) -> list[RedactionResult]:
         """Redact segments in order, batching the NER model; all are checked before any run."""
         norms = [normalise(self.check_text(t)) for t in texts]
-        batch = self._engine.process_batch(
-            [n.text for n in norms], "en", batch_size=self._batch_size
-        )
+        with self._lock:
+            batch = list(
+                self._engine.process_batch(
+                    [n.text for n in norms], "en", batch_size=self._batch_size
+                )
+            )
         return [
             self._finish(norm, item[1], placeholders)
             for norm, item in zip(norms, batch, strict=True)
         ]
 
-    def find(self, norm: NormalisedText, artifacts: NlpArtifacts) -> list[Entity]:
+    def _find(self, norm: NormalisedText, artifacts: NlpArtifacts) -> list[Entity]:
         """Merged entities of one normalised segment, with offsets into the original."""
         results: Sequence[RecognizerResult] = self._analyzer.analyze(
             norm.text, language="en", entities=self._entities, nlp_artifacts=artifacts
@@ -180,7 +192,7 @@ class Redactor:
     def _finish(
         self, norm: NormalisedText, artifacts: NlpArtifacts, placeholders: PlaceholderMap | None
     ) -> RedactionResult:
-        result = render(norm.original, self.find(norm, artifacts), placeholders)
+        result = render(norm.original, self._find(norm, artifacts), placeholders)
         _log.debug(
             "privacy.redacted", text_length=len(norm.original), entity_counts=dict(result.counts)
         )

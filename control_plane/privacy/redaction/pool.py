@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 
+from control_plane.logs import configure_logging
 from control_plane.privacy.redaction.engine import DEFAULT_MODEL, Redactor, check_text
 from control_plane.privacy.redaction.errors import RedactorUnavailable
 from control_plane.privacy.redaction.placeholder import PlaceholderMap
@@ -33,6 +34,12 @@ def _worker_redactor(model: str) -> Redactor:
     return Redactor(model=model)
 
 
+def _init_worker(model: str, log_level: str) -> None:
+    """Pool initializer: a spawned worker starts with no logging set up, so set it first."""
+    configure_logging(log_level)
+    _worker_redactor(model)
+
+
 def _redact_chunk(model: str, texts: list[str]) -> list[RedactionResult]:
     return _worker_redactor(model).redact_many(texts)
 
@@ -41,7 +48,12 @@ class RedactionPool:
     """Redacts batches across worker processes; create in the lifespan, ``close()`` on exit."""
 
     def __init__(
-        self, *, workers: int = 2, model: str = DEFAULT_MODEL, chunk_size: int = 32
+        self,
+        *,
+        workers: int = 2,
+        model: str = DEFAULT_MODEL,
+        chunk_size: int = 32,
+        log_level: str = "INFO",
     ) -> None:
         self._model = model
         self._workers = workers
@@ -49,8 +61,8 @@ class RedactionPool:
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_redactor,
-            initargs=(model,),
+            initializer=_init_worker,
+            initargs=(model, log_level),
         )
 
     def check_text(self, text: object) -> str:
