@@ -45,6 +45,7 @@ class Action(StrEnum):
     EXPLAIN_POLICIES = "explain_policies"
     LOCK_SUBJECT = "lock_subject"
     DELETE_SUBJECT_DATA = "delete_subject_data"
+    MANAGE_LEGAL_HOLD = "manage_legal_hold"
     MANAGE_POLICIES = "manage_policies"
 
 
