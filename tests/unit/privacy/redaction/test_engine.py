@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from control_plane.privacy.redaction import Entity, EntityType, PlaceholderMap, Redactor
-from control_plane.privacy.redaction.errors import RedactionInputInvalid
+from control_plane.privacy.redaction.errors import RedactionInputInvalid, RedactorUnavailable
 from control_plane.privacy.redaction.placeholder import canonical_value
 from control_plane.privacy.redaction.spans import merge_spans
 
@@ -130,3 +130,8 @@ def test_oversized_input_is_rejected_without_echoing_it(redactor: Redactor) -> N
 
 def test_pipeline_is_ner_only(redactor: Redactor) -> None:
     assert redactor.pipeline == ("ner",)
+
+
+def test_a_missing_model_fails_closed_without_downloading() -> None:
+    with pytest.raises(RedactorUnavailable, match="not installed"):
+        Redactor(model="en_core_web_nonexistent_model")
