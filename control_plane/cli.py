@@ -8,12 +8,14 @@ from collections.abc import Sequence
 
 import typer
 
+from control_plane.audit.cli import audit_app
 from control_plane.config import Settings, load_settings
 from control_plane.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 keys_app = typer.Typer(no_args_is_help=True, help="Development keys and secrets.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 
 def _settings() -> Settings:
@@ -93,7 +95,9 @@ def keys_init() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: configuration errors print one line and exit 2, never a traceback."""
     try:
-        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        # Without standalone mode, click returns a command's `typer.Exit` code instead of
+        # raising it: pass it on, or `doctor` and `audit verify` failures would exit 0.
+        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -108,3 +112,5 @@ def main(argv: Sequence[str] | None = None) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)

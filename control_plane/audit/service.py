@@ -1,34 +1,50 @@
-"""Audit service: append to the hash chain, checkpoint it, verify it, search and export it."""
+"""Audit service: append to the hash chain, checkpoint it, search it.
+
+Verification lives in ``audit.verify``, the OCSF export in ``audit.export`` and the purge
+path retention uses in ``audit.retention``.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import ColumnElement, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.chain import (
     GENESIS_HASH,
     ChainBreak,
-    find_break,
-    is_checkpoint_valid,
+    CheckpointClaim,
     record_hash,
     sign_checkpoint,
 )
 from control_plane.audit.tables import AuditCheckpoint, AuditRecord
-from control_plane.audit.types import EVENT_SCHEMAS, AuditEvent, Outcome
+from control_plane.audit.types import EVENT_SCHEMAS, AuditEvent, AuditScope, Outcome
+from control_plane.audit.verify import claim_of, run_core, start_anchor, walk_segment
 from control_plane.crypto.keyring import public_key_id
+from control_plane.errors import Conflict
 from control_plane.store.engine import lock_audit_tail
 from control_plane.store.uow import keep_on_rollback
 
-VERIFY_BATCH = 2000
+_RECORDS = AuditRecord.__table__  # type: ignore[attr-defined]
+_CHECKPOINTS = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+
+
+class AuditChainBroken(Conflict):
+    """The chain does not verify, so it must not be signed."""
+
+    code = "audit_chain_broken"
+    default_message = "the audit chain does not verify"
+
+    def __init__(self, chain_break: ChainBreak) -> None:
+        super().__init__(f"record {chain_break.seq}: {chain_break.reason}")
+        self.chain_break = chain_break
 
 
 async def append_audit(
@@ -55,24 +71,35 @@ async def append_audit_now(
     """Append one record linked to the chain tail; the chain stays linear across replicas.
 
     The tail is read under a transaction-scoped lock (``lock_audit_tail``), so two writers
-    can never link to the same predecessor. The record becomes durable with the caller's
-    transaction: a mint whose audit record cannot be written is rolled back with it.
+    can never link to the same predecessor, and sequence numbers become visible in order
+    (seq N+1 is assigned only after N's transaction ended), which is what makes a cursor
+    over ``seq`` a complete, resumable export. The primary key on ``seq`` backs this up:
+    a second writer on the same tail fails instead of forking the chain. The record becomes
+    durable with the caller's transaction: a mint whose audit record cannot be written is
+    rolled back with it.
     """
     schema = EVENT_SCHEMAS[event.type]
     missing = schema.required - set(event.details)
     if missing:
         raise ValueError(f"audit event {event.type} lacks details {sorted(missing)}")
+    # SQLite stores wall-clock time without an offset: hash what will be read back.
+    ts = now.astimezone(UTC) if now.tzinfo is not None else now.replace(tzinfo=UTC)
     await lock_audit_tail(await tx.connection())
     tail = (
-        await tx.exec(
-            select(AuditRecord.seq, AuditRecord.hash).order_by(col(AuditRecord.seq).desc()).limit(1)
+        (
+            await run_core(
+                tx,
+                sa_select(_RECORDS.c.seq, _RECORDS.c.hash).order_by(_RECORDS.c.seq.desc()).limit(1),
+            )
         )
-    ).first()
-    seq, prev_hash = (tail[0] + 1, tail[1]) if tail else (1, GENESIS_HASH)
+        .mappings()
+        .first()
+    )
+    seq, prev_hash = (int(tail["seq"]) + 1, str(tail["hash"])) if tail else (1, GENESIS_HASH)
     fields: dict[str, object] = {
         "seq": seq,
         "id": record_id or uuid.uuid4().hex,
-        "ts": now,
+        "ts": ts,
         "event_type": event.type.value,
         "outcome": event.outcome.value,
         "actor": event.actor,
@@ -82,6 +109,7 @@ async def append_audit_now(
         "policy_version": event.policy_version,
         "request_id": event.request_id,
         "details": dict(event.details),
+        "tenant": event.tenant,
         "prev_hash": prev_hash,
     }
     record = AuditRecord.model_validate({**fields, "hash": record_hash(fields)})
@@ -90,101 +118,147 @@ async def append_audit_now(
     return record
 
 
+@dataclass(frozen=True)
+class ChainBounds:
+    """The kept chain: its first record's link and its head."""
+
+    first_seq: int
+    first_prev_hash: str
+    head_seq: int
+    head_hash: str
+
+
+async def find_chain_bounds(tx: AsyncSession) -> ChainBounds | None:
+    """First and last record of the kept chain; None when it is empty."""
+    first = (
+        (
+            await run_core(
+                tx,
+                sa_select(_RECORDS.c.seq, _RECORDS.c.prev_hash).order_by(_RECORDS.c.seq).limit(1),
+            )
+        )
+        .mappings()
+        .first()
+    )
+    head = (
+        (
+            await run_core(
+                tx,
+                sa_select(_RECORDS.c.seq, _RECORDS.c.hash).order_by(_RECORDS.c.seq.desc()).limit(1),
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if first is None or head is None:
+        return None
+    return ChainBounds(
+        int(first["seq"]), str(first["prev_hash"]), int(head["seq"]), str(head["hash"])
+    )
+
+
+async def find_latest_checkpoint(tx: AsyncSession) -> AuditCheckpoint | None:
+    """The most recent checkpoint, or None."""
+    query = select(AuditCheckpoint).order_by(col(AuditCheckpoint.id).desc()).limit(1)
+    return (await tx.exec(query)).first()
+
+
+async def _check_since(tx: AsyncSession, bounds: ChainBounds, last: AuditCheckpoint | None) -> None:
+    """Refuse to sign a chain that does not extend the last checkpoint (ASVS 16.4.2).
+
+    Only the records since the last checkpoint are walked: everything before it is
+    covered by its signature over the head hash, which the first new record links to.
+    """
+    if last is not None and last.head_seq >= bounds.first_seq:
+        segment = await walk_segment(
+            tx, after_seq=last.head_seq, after_hash=last.head_hash, through_seq=bounds.head_seq
+        )
+        if segment.chain_break is None and segment.checked == 0:
+            kept = (
+                await run_core(
+                    tx, sa_select(_RECORDS.c.hash).where(_RECORDS.c.seq == last.head_seq)
+                )
+            ).scalar()
+            if kept != last.head_hash:
+                segment.chain_break = ChainBreak(last.head_seq, "no longer has the signed hash")
+        start_ok = bounds.first_seq == last.first_seq or (
+            segment.purges.get(bounds.first_seq - 1) == bounds.first_prev_hash
+        )
+    else:
+        segment = await walk_segment(
+            tx,
+            after_seq=bounds.first_seq - 1,
+            after_hash=bounds.first_prev_hash,
+            through_seq=bounds.head_seq,
+        )
+        claims = [claim_of(last.model_dump())] if last is not None else []
+        start_ok = (
+            start_anchor(
+                bounds.first_seq, bounds.first_prev_hash, purges=segment.purges, claims=claims
+            )
+            is not None
+        )
+    if segment.chain_break is not None:
+        raise AuditChainBroken(segment.chain_break)
+    if not start_ok:
+        raise AuditChainBroken(
+            ChainBreak(bounds.first_seq, "records before it were removed without a purge record")
+        )
+
+
 async def write_checkpoint(
     tx: AsyncSession, *, key: Ed25519PrivateKey, now: datetime
 ) -> AuditCheckpoint | None:
-    """Sign the current chain head (Ed25519); None when the chain is empty."""
+    """Sign where the kept chain starts and ends (Ed25519); None when the chain is empty or
+    nothing changed since the last checkpoint. Raises ``AuditChainBroken`` rather than sign
+    a chain that does not extend the last checkpoint."""
     await lock_audit_tail(await tx.connection())
-    head = (
-        await tx.exec(select(AuditRecord).order_by(col(AuditRecord.seq).desc()).limit(1))
-    ).first()
-    if head is None:
+    bounds = await find_chain_bounds(tx)
+    if bounds is None:
         return None
+    last = await find_latest_checkpoint(tx)
+    if last is not None and last.head_seq == bounds.head_seq and last.first_seq == bounds.first_seq:
+        return None
+    await _check_since(tx, bounds, last)
+    claim = CheckpointClaim(
+        first_seq=bounds.first_seq,
+        first_prev_hash=bounds.first_prev_hash,
+        head_seq=bounds.head_seq,
+        head_hash=bounds.head_hash,
+        ts=now.astimezone(UTC),
+    )
     checkpoint = AuditCheckpoint(
-        ts=now,
-        head_seq=head.seq,
-        head_hash=head.hash,
+        ts=claim.ts,
+        first_seq=claim.first_seq,
+        first_prev_hash=claim.first_prev_hash,
+        head_seq=claim.head_seq,
+        head_hash=claim.head_hash,
         key_id=public_key_id(key.public_key()),
-        signature=sign_checkpoint(key, head.seq, head.hash, now),
+        signature=sign_checkpoint(key, claim),
     )
     tx.add(checkpoint)
     await tx.flush()
     return checkpoint
 
 
-@dataclass(frozen=True)
-class VerifyReport:
-    records_checked: int
-    checkpoints_checked: int
-    first_seq: int | None
-    head_seq: int | None
-    chain_break: ChainBreak | None
-    bad_checkpoint: int | None
-
-    @property
-    def is_intact(self) -> bool:
-        return self.chain_break is None and self.bad_checkpoint is None
-
-
-def _fields(record: AuditRecord) -> dict[str, object]:
-    return record.model_dump()
-
-
-async def verify_audit(tx: AsyncSession, *, public_key: Ed25519PublicKey) -> VerifyReport:
-    """Walk the whole chain and every checkpoint; name the first bad record or checkpoint."""
-    checked = 0
-    first_seq: int | None = None
-    head_seq: int | None = None
-    start_hash: str | None = None
-    after = 0
-    chain_break: ChainBreak | None = None
-    while chain_break is None:
-        batch = (
-            await tx.exec(
-                select(AuditRecord)
-                .where(col(AuditRecord.seq) > after)
-                .order_by(col(AuditRecord.seq))
-                .limit(VERIFY_BATCH)
-            )
-        ).all()
-        if not batch:
-            break
-        if start_hash is None:
-            first_seq = batch[0].seq
-            # Records before first_seq may have been purged by retention: the first kept
-            # record's link is trusted only if it is genesis or covered by a checkpoint.
-            start_hash = batch[0].prev_hash if first_seq > 1 else GENESIS_HASH
-        chain_break = find_break((_fields(r) for r in batch), start_hash=start_hash)
-        checked += len(batch)
-        start_hash = batch[-1].hash
-        after = head_seq = batch[-1].seq
-    bad_checkpoint: int | None = None
-    checkpoints = (await tx.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.id)))).all()
-    for checkpoint in checkpoints:
-        record = await tx.get(AuditRecord, checkpoint.head_seq)
-        signed = is_checkpoint_valid(
-            public_key,
-            checkpoint.head_seq,
-            checkpoint.head_hash,
-            checkpoint.ts,
-            checkpoint.signature,
-        )
-        if not signed or (record is not None and record.hash != checkpoint.head_hash):
-            bad_checkpoint = checkpoint.id
-            break
-    return VerifyReport(
-        records_checked=checked,
-        checkpoints_checked=len(checkpoints),
-        first_seq=first_seq,
-        head_seq=head_seq,
-        chain_break=chain_break,
-        bad_checkpoint=bad_checkpoint,
-    )
+def scope_filter(scope: AuditScope) -> ColumnElement[bool] | None:
+    """The WHERE clause limiting records to a reader's scope (None: no limit)."""
+    if scope.everything:
+        return None
+    clauses: list[ColumnElement[bool]] = []
+    if scope.tenants:
+        clauses.append(col(AuditRecord.tenant).in_(sorted(scope.tenants)))
+    if scope.platform:
+        clauses.append(col(AuditRecord.tenant).is_(None))
+    if not clauses:
+        return col(AuditRecord.seq) < 0  # nothing
+    return or_(*clauses)
 
 
 async def list_audit(
     tx: AsyncSession,
     *,
+    scope: AuditScope,
     after_seq: int = 0,
     limit: int = 100,
     actor: str | None = None,
@@ -192,12 +266,16 @@ async def list_audit(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Sequence[AuditRecord]:
-    """Records in chain order after a cursor, filtered; at most ``limit``."""
+    """Records in the reader's scope, in chain order after a cursor, filtered; at most
+    ``limit``."""
     query = select(AuditRecord).where(col(AuditRecord.seq) > after_seq)
+    where = scope_filter(scope)
+    if where is not None:
+        query = query.where(where)
     if actor is not None:
-        query = query.where(AuditRecord.actor == actor)
+        query = query.where(col(AuditRecord.actor) == actor)
     if event_type is not None:
-        query = query.where(AuditRecord.event_type == event_type)
+        query = query.where(col(AuditRecord.event_type) == event_type)
     if since is not None:
         query = query.where(col(AuditRecord.ts) >= since)
     if until is not None:

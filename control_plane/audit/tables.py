@@ -14,6 +14,7 @@ class AuditRecord(SQLModel, table=True):
         Index("ix_audit_record_ts", "ts"),
         Index("ix_audit_record_actor", "actor"),
         Index("ix_audit_record_type", "event_type"),
+        Index("ix_audit_record_tenant_seq", "tenant", "seq"),
     )
 
     seq: int = Field(primary_key=True)
@@ -28,16 +29,22 @@ class AuditRecord(SQLModel, table=True):
     policy_version: str | None = Field(default=None, max_length=80)
     request_id: str | None = Field(default=None, max_length=64)
     details: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # None: a platform-wide record (visible to platform auditors only, never to a tenant's).
+    tenant: str | None = Field(default=None, max_length=128)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
 
 class AuditCheckpoint(SQLModel, table=True):
+    """A signed claim over the chain (see ``chain.CheckpointClaim``)."""
+
     __tablename__ = "audit_checkpoint"
 
     id: int | None = Field(default=None, primary_key=True)
     ts: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    head_seq: int
+    first_seq: int
+    first_prev_hash: str = Field(max_length=64)
+    head_seq: int = Field(index=True)
     head_hash: str = Field(max_length=64)
     key_id: str = Field(max_length=32)
     signature: str = Field(max_length=128)

@@ -46,11 +46,13 @@ class AuditEventType(StrEnum):
     ANOMALY = "risk.anomaly"
     SESSION_CREATED = "session.created"
     SESSION_ENDED = "session.ended"
+    SESSION_FINALIZED = "session.finalized"
     WEBHOOK_REJECTED = "webhook.rejected"
     WEBHOOK_EVENT = "webhook.event"
     JOIN_EXPLAINED = "join.explained"
     JOIN_UNEXPLAINED = "join.unexplained"
     PARTICIPATION_CLOSED = "join.closed"
+    TRACK_UNEXPLAINED = "join.track_unexplained"
     REMEDIATION = "remediation.action"
     SUBJECT_LOCKED = "subject.locked"
     SUBJECT_UNLOCKED = "subject.unlocked"
@@ -71,7 +73,8 @@ EVENT_SCHEMAS: Mapping[AuditEventType, EventSchema] = {
     AuditEventType.LOGIN: EventSchema(OcsfClass.AUTHENTICATION, 1),
     AuditEventType.LOGIN_FAILED: EventSchema(OcsfClass.AUTHENTICATION, 1),
     AuditEventType.LOGOUT: EventSchema(OcsfClass.AUTHENTICATION, 2),
-    AuditEventType.BEARER_REJECTED: EventSchema(OcsfClass.AUTHENTICATION, 3),
+    # A rejected bearer token is a failed logon to the API (OCSF activity 3 is Kerberos TGT).
+    AuditEventType.BEARER_REJECTED: EventSchema(OcsfClass.AUTHENTICATION, 1),
     AuditEventType.BROWSER_SESSION_REVOKED: EventSchema(OcsfClass.AUTHENTICATION, 2),
     AuditEventType.DECISION: EventSchema(OcsfClass.API_ACTIVITY, 2, frozenset({"action"})),
     AuditEventType.POLICY_RELOADED: EventSchema(OcsfClass.API_ACTIVITY, 3),
@@ -84,11 +87,15 @@ EVENT_SCHEMAS: Mapping[AuditEventType, EventSchema] = {
     AuditEventType.ANOMALY: EventSchema(OcsfClass.API_ACTIVITY, 2, frozenset({"rule", "severity"})),
     AuditEventType.SESSION_CREATED: EventSchema(OcsfClass.API_ACTIVITY, 1),
     AuditEventType.SESSION_ENDED: EventSchema(OcsfClass.API_ACTIVITY, 4),
+    AuditEventType.SESSION_FINALIZED: EventSchema(
+        OcsfClass.API_ACTIVITY, 3, frozenset({"segments", "new_counts"})
+    ),
     AuditEventType.WEBHOOK_REJECTED: EventSchema(OcsfClass.API_ACTIVITY, 1),
     AuditEventType.WEBHOOK_EVENT: EventSchema(OcsfClass.API_ACTIVITY, 1, frozenset({"kind"})),
     AuditEventType.JOIN_EXPLAINED: EventSchema(OcsfClass.API_ACTIVITY, 2),
     AuditEventType.JOIN_UNEXPLAINED: EventSchema(OcsfClass.API_ACTIVITY, 2),
     AuditEventType.PARTICIPATION_CLOSED: EventSchema(OcsfClass.API_ACTIVITY, 3),
+    AuditEventType.TRACK_UNEXPLAINED: EventSchema(OcsfClass.API_ACTIVITY, 2, frozenset({"source"})),
     AuditEventType.REMEDIATION: EventSchema(OcsfClass.API_ACTIVITY, 3, frozenset({"step"})),
     AuditEventType.SUBJECT_LOCKED: EventSchema(OcsfClass.ACCOUNT_CHANGE, 9),
     AuditEventType.SUBJECT_UNLOCKED: EventSchema(OcsfClass.ACCOUNT_CHANGE, 2),
@@ -100,6 +107,7 @@ EVENT_SCHEMAS: Mapping[AuditEventType, EventSchema] = {
     AuditEventType.DATA_ERASED: EventSchema(OcsfClass.API_ACTIVITY, 4),
     AuditEventType.ERASURE_BLOCKED: EventSchema(OcsfClass.API_ACTIVITY, 4),
     AuditEventType.LEGAL_HOLD: EventSchema(OcsfClass.API_ACTIVITY, 3),
+    # Audit purges also carry audit_through_seq/audit_through_hash (see audit.retention).
     AuditEventType.RETENTION_PURGED: EventSchema(OcsfClass.API_ACTIVITY, 4, frozenset({"counts"})),
     AuditEventType.KEY_ROTATED: EventSchema(OcsfClass.API_ACTIVITY, 3),
     AuditEventType.AUDIT_CHECKPOINT: EventSchema(OcsfClass.API_ACTIVITY, 1),
@@ -119,3 +127,19 @@ class AuditEvent:
     policy_version: str | None = None
     request_id: str | None = None
     details: Mapping[str, DetailValue] = field(default_factory=dict)
+    tenant: str | None = None
+    """The tenant whose auditors may read the record; None is platform-wide."""
+
+
+@dataclass(frozen=True)
+class AuditScope:
+    """Which records a reader may see: some tenants' records, the platform-wide ones
+    (tenant None), or everything (the operator's CLI)."""
+
+    tenants: frozenset[str] = frozenset()
+    platform: bool = False
+    everything: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.tenants or self.platform or self.everything)

@@ -13,12 +13,15 @@ class Anomaly(SQLModel, table=True):
     __table_args__ = (
         Index("ix_anomaly_subject_created", "subject_id", "created_at"),
         Index("ix_anomaly_created", "created_at"),
+        Index("ix_anomaly_tenant_created", "tenant", "created_at"),
+        Index("ix_anomaly_pending_alert", "alerted_at", "next_alert_at"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
     rule: str = Field(max_length=64)
     severity: str = Field(max_length=16)
     subject_id: str | None = Field(default=None, max_length=64)
+    tenant: str | None = Field(default=None, max_length=128)  # None: platform-wide
     session_id: str | None = Field(default=None, max_length=40)
     evidence: dict[str, object] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
@@ -29,3 +32,6 @@ class Anomaly(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     alert_attempts: int = Field(default=0)
+    next_alert_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

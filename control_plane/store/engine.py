@@ -66,12 +66,18 @@ async def lock_audit_tail(connection: AsyncConnection) -> None:
     """Serialise appends to the audit chain for the rest of this transaction.
 
     PostgreSQL: a transaction-scoped advisory lock, so the chain stays linear across
-    replicas. SQLite: the single pooled connection already serialises every writer.
+    replicas. SQLite: the database write lock, taken now rather than at the insert.
     """
     if connection.dialect.name == "postgresql":
         await connection.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK_KEY}
         )
+    elif connection.dialect.name == "sqlite":
+        # A write that changes nothing still takes SQLite's write lock (waiting up to
+        # busy_timeout), and the driver opens the transaction at the first write, so the
+        # tail read that follows is current even when another process (the CLI, a second
+        # engine) appends to the same file.
+        await connection.execute(text("UPDATE audit_record SET seq = seq WHERE 0"))
 
 
 async def try_lease(connection: AsyncConnection, key: int) -> bool:

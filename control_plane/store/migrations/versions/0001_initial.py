@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-23 23:49:19.999369
+Create Date: 2026-11-24 00:03:57.476669
 """
 
 from __future__ import annotations
@@ -42,30 +42,43 @@ def upgrade() -> None:
         sa.Column("rule", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("severity", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("subject_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("tenant", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
         sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column("response", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("alerted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("alert_attempts", sa.Integer(), nullable=False),
+        sa.Column("next_alert_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("anomaly", schema=None) as batch_op:
         batch_op.create_index("ix_anomaly_created", ["created_at"], unique=False)
         batch_op.create_index(
+            "ix_anomaly_pending_alert", ["alerted_at", "next_alert_at"], unique=False
+        )
+        batch_op.create_index(
             "ix_anomaly_subject_created", ["subject_id", "created_at"], unique=False
         )
+        batch_op.create_index("ix_anomaly_tenant_created", ["tenant", "created_at"], unique=False)
 
     op.create_table(
         "audit_checkpoint",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("first_seq", sa.Integer(), nullable=False),
+        sa.Column("first_prev_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("head_seq", sa.Integer(), nullable=False),
         sa.Column("head_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("key_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("signature", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    with op.batch_alter_table("audit_checkpoint", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_audit_checkpoint_head_seq"), ["head_seq"], unique=False
+        )
+
     op.create_table(
         "audit_record",
         sa.Column("seq", sa.Integer(), nullable=False),
@@ -80,6 +93,7 @@ def upgrade() -> None:
         sa.Column("policy_version", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
         sa.Column("request_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("tenant", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
         sa.Column("prev_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
@@ -87,6 +101,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit_record", schema=None) as batch_op:
         batch_op.create_index("ix_audit_record_actor", ["actor"], unique=False)
+        batch_op.create_index("ix_audit_record_tenant_seq", ["tenant", "seq"], unique=False)
         batch_op.create_index("ix_audit_record_ts", ["ts"], unique=False)
         batch_op.create_index("ix_audit_record_type", ["event_type"], unique=False)
 
@@ -111,6 +126,122 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("browser_session", schema=None) as batch_op:
         batch_op.create_index("ix_browser_session_subject", ["subject_id"], unique=False)
+
+    op.create_table(
+        "erasure_request",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("tenant", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("subject_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("requested_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("request_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("counts", sa.JSON(), nullable=False),
+        sa.Column("receipt", sa.JSON(), nullable=True),
+        sa.Column("audit_seq", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("erasure_request", schema=None) as batch_op:
+        batch_op.create_index("ix_erasure_request_subject", ["subject_id"], unique=False)
+        batch_op.create_index("ix_erasure_request_tenant", ["tenant", "requested_at"], unique=False)
+
+    op.create_table(
+        "livekit_participation",
+        sa.Column("sid", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("room_name", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("identity", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("subject_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("token_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("verdict", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("granted_sources", sa.JSON(), nullable=False),
+        sa.Column("joined_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("left_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("duration_ms", sa.Integer(), nullable=True),
+        sa.Column("disconnect_reason", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sid"),
+    )
+    with op.batch_alter_table("livekit_participation", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_livekit_participation_room_open", ["room_name", "left_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_livekit_participation_subject_open", ["subject_id", "left_at"], unique=False
+        )
+
+    op.create_table(
+        "livekit_remediation_task",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+        sa.Column("room_name", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("identity", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True),
+        sa.Column("subject_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("dispatch_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("anomaly_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lease_owner", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("livekit_remediation_task", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_livekit_remediation_due", ["status", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_livekit_remediation_target", ["room_name", "identity", "status"], unique=False
+        )
+
+    op.create_table(
+        "livekit_removal",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("room_name", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("identity", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("livekit_removal", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_livekit_removal_identity", ["identity", "expires_at"], unique=False
+        )
+
+    op.create_table(
+        "livekit_webhook_event",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("event", sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
+        sa.Column("room_name", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_owner", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("livekit_webhook_event", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_livekit_webhook_event_pending", ["processed_at", "received_at"], unique=False
+        )
+        batch_op.create_index("ix_livekit_webhook_event_received", ["received_at"], unique=False)
 
     op.create_table(
         "mint_ledger",
@@ -155,6 +286,59 @@ def upgrade() -> None:
         sa.Column("legal_hold", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "subject_data_key",
+        sa.Column("subject_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("wrapped_key", sa.LargeBinary(), nullable=False),
+        sa.Column("kek_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("rewrapped_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("subject_id"),
+    )
+    with op.batch_alter_table("subject_data_key", schema=None) as batch_op:
+        batch_op.create_index("ix_subject_data_key_kek", ["kek_id"], unique=False)
+
+    op.create_table(
+        "transcript_segment",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("subject_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("start_ms", sa.Integer(), nullable=False),
+        sa.Column("end_ms", sa.Integer(), nullable=False),
+        sa.Column("redacted_ct", sa.LargeBinary(), nullable=False),
+        sa.Column("raw_ct", sa.LargeBinary(), nullable=True),
+        sa.Column("entity_counts", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finalized_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("session_id", "seq", name="uq_transcript_segment_session_seq"),
+    )
+    with op.batch_alter_table("transcript_segment", schema=None) as batch_op:
+        batch_op.create_index("ix_transcript_segment_created", ["created_at"], unique=False)
+        batch_op.create_index("ix_transcript_segment_finalized", ["finalized_at"], unique=False)
+        batch_op.create_index("ix_transcript_segment_subject", ["subject_id"], unique=False)
+
+    op.create_table(
+        "transcript_session",
+        sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("subject_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("storage_mode", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("next_seq", sa.Integer(), nullable=False),
+        sa.Column("segments_received", sa.Integer(), nullable=False),
+        sa.Column("segments_stored", sa.Integer(), nullable=False),
+        sa.Column("non_final_ignored", sa.Integer(), nullable=False),
+        sa.Column("entity_counts", sa.JSON(), nullable=False),
+        sa.Column("final_pass_counts", sa.JSON(), nullable=False),
+        sa.Column("placeholder_ct", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("session_id"),
+    )
+    with op.batch_alter_table("transcript_session", schema=None) as batch_op:
+        batch_op.create_index("ix_transcript_session_subject", ["subject_id"], unique=False)
+
     op.create_table(
         "voice_session",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -236,6 +420,20 @@ def downgrade() -> None:
         batch_op.drop_index("ix_voice_session_owner")
 
     op.drop_table("voice_session")
+    with op.batch_alter_table("transcript_session", schema=None) as batch_op:
+        batch_op.drop_index("ix_transcript_session_subject")
+
+    op.drop_table("transcript_session")
+    with op.batch_alter_table("transcript_segment", schema=None) as batch_op:
+        batch_op.drop_index("ix_transcript_segment_subject")
+        batch_op.drop_index("ix_transcript_segment_finalized")
+        batch_op.drop_index("ix_transcript_segment_created")
+
+    op.drop_table("transcript_segment")
+    with op.batch_alter_table("subject_data_key", schema=None) as batch_op:
+        batch_op.drop_index("ix_subject_data_key_kek")
+
+    op.drop_table("subject_data_key")
     op.drop_table("subject")
     op.drop_table("pending_login")
     with op.batch_alter_table("mint_ledger", schema=None) as batch_op:
@@ -244,6 +442,30 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mint_ledger_identity_room")
 
     op.drop_table("mint_ledger")
+    with op.batch_alter_table("livekit_webhook_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_livekit_webhook_event_received")
+        batch_op.drop_index("ix_livekit_webhook_event_pending")
+
+    op.drop_table("livekit_webhook_event")
+    with op.batch_alter_table("livekit_removal", schema=None) as batch_op:
+        batch_op.drop_index("ix_livekit_removal_identity")
+
+    op.drop_table("livekit_removal")
+    with op.batch_alter_table("livekit_remediation_task", schema=None) as batch_op:
+        batch_op.drop_index("ix_livekit_remediation_target")
+        batch_op.drop_index("ix_livekit_remediation_due")
+
+    op.drop_table("livekit_remediation_task")
+    with op.batch_alter_table("livekit_participation", schema=None) as batch_op:
+        batch_op.drop_index("ix_livekit_participation_subject_open")
+        batch_op.drop_index("ix_livekit_participation_room_open")
+
+    op.drop_table("livekit_participation")
+    with op.batch_alter_table("erasure_request", schema=None) as batch_op:
+        batch_op.drop_index("ix_erasure_request_tenant")
+        batch_op.drop_index("ix_erasure_request_subject")
+
+    op.drop_table("erasure_request")
     with op.batch_alter_table("browser_session", schema=None) as batch_op:
         batch_op.drop_index("ix_browser_session_subject")
 
@@ -251,12 +473,18 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_record", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_record_type")
         batch_op.drop_index("ix_audit_record_ts")
+        batch_op.drop_index("ix_audit_record_tenant_seq")
         batch_op.drop_index("ix_audit_record_actor")
 
     op.drop_table("audit_record")
+    with op.batch_alter_table("audit_checkpoint", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_checkpoint_head_seq"))
+
     op.drop_table("audit_checkpoint")
     with op.batch_alter_table("anomaly", schema=None) as batch_op:
+        batch_op.drop_index("ix_anomaly_tenant_created")
         batch_op.drop_index("ix_anomaly_subject_created")
+        batch_op.drop_index("ix_anomaly_pending_alert")
         batch_op.drop_index("ix_anomaly_created")
 
     op.drop_table("anomaly")

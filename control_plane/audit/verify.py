@@ -1,0 +1,277 @@
+"""Verifying the audit chain: links, hashes, signed checkpoints and purged prefixes.
+
+Retention and verification (ASVS 16.4.2; DESIGN.md "Retention"): audit records are purged
+as a *prefix* only (``audit.retention.purge_audit_records``), and only records already
+covered by a signed checkpoint. The first kept record F then links to a record that no
+longer exists, so its ``prev_hash`` cannot be checked against anything in the table.
+Verification accepts F as the start of the chain only when something tamper-evident
+vouches for that link:
+
+- F is seq 1 and links to the genesis hash; or
+- a ``retention.purged`` record that is itself in the verified chain says
+  ``audit_through_seq == F - 1`` and ``audit_through_hash == F.prev_hash``; or
+- a checkpoint whose Ed25519 signature verifies claims ``first_seq == F`` and
+  ``first_prev_hash == F.prev_hash`` (checkpoints sign where the chain started, and the
+  checkpoint writer refuses to sign a start that nothing explains).
+
+Anything else is a break named at F: deleting old records without the purge path, or
+truncating the chain at a checkpoint boundary, is found. Checkpoints whose head was
+purged (head_seq < F) are checked by signature alone; a checkpoint whose head lies past
+the current head means the tail was truncated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Executable, Result, RowMapping, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control_plane.audit.chain import (
+    GENESIS_HASH,
+    ChainBreak,
+    CheckpointClaim,
+    find_break,
+    is_checkpoint_valid,
+)
+from control_plane.audit.tables import AuditCheckpoint, AuditRecord
+from control_plane.audit.types import AuditEventType
+from control_plane.crypto.keyring import public_key_id
+
+VERIFY_BATCH = 2000
+_RECORDS = AuditRecord.__table__  # type: ignore[attr-defined]
+_CHECKPOINTS = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+
+Row = RowMapping
+
+
+@dataclass(frozen=True)
+class CheckpointProblem:
+    checkpoint_id: int
+    head_seq: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of one verification pass; ``is_intact`` is the verdict."""
+
+    records_checked: int
+    checkpoints_checked: int
+    first_seq: int | None
+    head_seq: int | None
+    anchor: str
+    chain_break: ChainBreak | None
+    checkpoint_problem: CheckpointProblem | None
+
+    @property
+    def is_intact(self) -> bool:
+        return self.chain_break is None and self.checkpoint_problem is None
+
+
+@dataclass
+class SegmentResult:
+    """What a walk over part of the chain found."""
+
+    checked: int = 0
+    last_seq: int | None = None
+    last_hash: str | None = None
+    chain_break: ChainBreak | None = None
+    # seq -> hash of every record seen, only for the sequence numbers asked for
+    watched: dict[int, str] = field(default_factory=dict)
+    # audit_through_seq -> audit_through_hash from retention.purged records in the segment
+    purges: dict[int, str] = field(default_factory=dict)
+
+
+async def run_core(tx: AsyncSession, statement: Executable) -> Result[Any]:
+    """A Core statement on the session's connection: same transaction, no ORM objects."""
+    connection = await tx.connection()
+    return await connection.execute(statement)
+
+
+def claim_of(row: Mapping[Any, object]) -> CheckpointClaim:
+    """The signed claim of a checkpoint row."""
+    ts = row["ts"]
+    if not isinstance(ts, datetime):
+        raise TypeError("checkpoint ts is not a datetime")
+    return CheckpointClaim(
+        first_seq=int(str(row["first_seq"])),
+        first_prev_hash=str(row["first_prev_hash"]),
+        head_seq=int(str(row["head_seq"])),
+        head_hash=str(row["head_hash"]),
+        ts=ts,
+    )
+
+
+async def iter_records(
+    tx: AsyncSession, *, after_seq: int, through_seq: int | None = None, batch: int = VERIFY_BATCH
+) -> AsyncIterator[Sequence[Row]]:
+    """Raw record rows in sequence order, in batches (no ORM objects: verify is a scan)."""
+    after = after_seq
+    while True:
+        query = select(_RECORDS).where(_RECORDS.c.seq > after)
+        if through_seq is not None:
+            query = query.where(_RECORDS.c.seq <= through_seq)
+        rows = (await run_core(tx, query.order_by(_RECORDS.c.seq).limit(batch))).mappings().all()
+        if not rows:
+            return
+        yield rows
+        after = int(rows[-1]["seq"])
+        if len(rows) < batch:
+            return
+
+
+def _purge_attestation(row: Row) -> tuple[int, str] | None:
+    if row["event_type"] != AuditEventType.RETENTION_PURGED.value:
+        return None
+    details = row["details"]
+    if not isinstance(details, Mapping):
+        return None
+    seq, digest = details.get("audit_through_seq"), details.get("audit_through_hash")
+    if isinstance(seq, int) and isinstance(digest, str):
+        return seq, digest
+    return None
+
+
+async def walk_segment(
+    tx: AsyncSession,
+    *,
+    after_seq: int,
+    after_hash: str,
+    through_seq: int | None = None,
+    watch: frozenset[int] = frozenset(),
+) -> SegmentResult:
+    """Check links and hashes of the records after ``after_seq`` (whose hash is
+    ``after_hash``), stopping at the first break."""
+    result = SegmentResult(last_seq=after_seq, last_hash=after_hash)
+    async for rows in iter_records(tx, after_seq=after_seq, through_seq=through_seq):
+        found = find_break(rows, start_hash=str(result.last_hash), start_seq=result.last_seq)
+        for row in rows:
+            seq = int(str(row["seq"]))
+            if found is not None and seq >= found.seq:
+                break
+            result.checked += 1
+            result.last_seq, result.last_hash = seq, str(row["hash"])
+            if seq in watch:
+                result.watched[seq] = str(row["hash"])
+            attested = _purge_attestation(row)
+            if attested is not None:
+                result.purges[attested[0]] = attested[1]
+        if found is not None:
+            result.chain_break = found
+            return result
+    return result
+
+
+async def _first_record(tx: AsyncSession) -> Row | None:
+    query = select(_RECORDS.c.seq, _RECORDS.c.prev_hash).order_by(_RECORDS.c.seq).limit(1)
+    return (await run_core(tx, query)).mappings().first()
+
+
+def start_anchor(
+    first_seq: int,
+    first_prev_hash: str,
+    *,
+    purges: Mapping[int, str],
+    claims: Sequence[CheckpointClaim],
+) -> str | None:
+    """What vouches for the chain starting at ``first_seq`` (None: nothing does)."""
+    if first_seq == 1:
+        return "genesis" if first_prev_hash == GENESIS_HASH else None
+    if purges.get(first_seq - 1) == first_prev_hash:
+        return "retention"
+    for claim in claims:
+        if claim.first_seq == first_seq and claim.first_prev_hash == first_prev_hash:
+            return "checkpoint"
+    return None
+
+
+def _check_signatures(
+    rows: Sequence[Row], public_key: Ed25519PublicKey
+) -> tuple[list[Row], CheckpointProblem | None]:
+    key_id = public_key_id(public_key)
+    valid: list[Row] = []
+    problem: CheckpointProblem | None = None
+    for row in rows:
+        ok = row["key_id"] == key_id and is_checkpoint_valid(
+            public_key, claim_of(row), str(row["signature"])
+        )
+        if ok:
+            valid.append(row)
+        elif problem is None:
+            reason = (
+                "signature does not verify (forged or altered checkpoint)"
+                if row["key_id"] == key_id
+                else "signed by an unknown key"
+            )
+            problem = CheckpointProblem(int(str(row["id"])), int(str(row["head_seq"])), reason)
+    return valid, problem
+
+
+def _check_coverage(
+    valid: Sequence[Row], segment: SegmentResult, first_seq: int | None
+) -> CheckpointProblem | None:
+    for row in valid:
+        head_seq, head_hash = int(str(row["head_seq"])), str(row["head_hash"])
+        cid = int(str(row["id"]))
+        if first_seq is not None and head_seq < first_seq:
+            continue  # its records were purged; the signature alone is checked
+        if segment.chain_break is not None and head_seq >= segment.chain_break.seq:
+            continue  # past the break: the break is the finding
+        seen = segment.watched.get(head_seq)
+        if seen is None:
+            return CheckpointProblem(
+                cid, head_seq, f"covers record {head_seq}, which is missing (truncated)"
+            )
+        if seen != head_hash:
+            return CheckpointProblem(
+                cid, head_seq, f"record {head_seq} no longer has the signed hash (rewritten)"
+            )
+    return None
+
+
+async def verify_audit(tx: AsyncSession, *, public_key: Ed25519PublicKey) -> VerifyReport:
+    """Walk the whole kept chain and every checkpoint; name the first bad record and the
+    first bad checkpoint (see the module docstring for how purged prefixes are accepted)."""
+    rows = (await run_core(tx, select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.id))).mappings().all()
+    valid, problem = _check_signatures(rows, public_key)
+    first = await _first_record(tx)
+    if first is None:
+        segment = SegmentResult()
+        first_seq: int | None = None
+        anchor = "empty"
+    else:
+        first_seq = int(str(first["seq"]))
+        segment = await walk_segment(
+            tx,
+            after_seq=first_seq - 1,
+            after_hash=str(first["prev_hash"]),
+            watch=frozenset(int(str(r["head_seq"])) for r in valid),
+        )
+        found = start_anchor(
+            first_seq,
+            str(first["prev_hash"]),
+            purges=segment.purges,
+            claims=[claim_of(r) for r in valid],
+        )
+        anchor = found or "none"
+        if found is None and (segment.chain_break is None or segment.chain_break.seq > first_seq):
+            segment.chain_break = ChainBreak(
+                first_seq,
+                f"records before {first_seq} are missing and no retention record or signed "
+                "checkpoint vouches for this start",
+            )
+    problem = problem or _check_coverage(valid, segment, first_seq)
+    return VerifyReport(
+        records_checked=segment.checked,
+        checkpoints_checked=len(rows),
+        first_seq=first_seq,
+        head_seq=segment.last_seq if first_seq is not None else None,
+        anchor=anchor,
+        chain_break=segment.chain_break,
+        checkpoint_problem=problem,
+    )
