@@ -5,16 +5,21 @@ Run: `.venv/bin/python -m tests.benchmarks.bench_redaction [--repeat N] [--worke
 and, separately, on holdout.jsonl (never tuned against). Throughput replays the corpus
 `--repeat` times: batched in one process (``Redactor.redact_many``), one call per segment
 (``Redactor.redact``, which also gives the latency percentiles) and across worker processes
-(``RedactionPool``). Peak RSS comes from ``resource.getrusage``.
+(``RedactionPool``). Peak RSS comes from ``resource.getrusage``. The machine may be shared,
+so each throughput line also gives segments per CPU-second and the cores actually obtained:
+wall-clock rates drop when neighbours compete for the cores, CPU-second rates do not.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import time
 from pathlib import Path
+
+import psutil
 
 from control_plane.logs import configure_logging
 from control_plane.privacy.redaction import Redactor
@@ -39,8 +44,22 @@ def _quality(redactor: Redactor, name: str, corpus: list[LabeledSegment], errors
             print(f"  {seg_id:<14}{kind:<10}{entity_type.value:<16}{value!r}")
 
 
-def _rate(count: int, seconds: float) -> str:
-    return f"{count / seconds:8.1f} segments/s  ({count} in {seconds:.2f} s)"
+def _rate(count: int, seconds: float, cpu_seconds: float) -> str:
+    return (
+        f"{count / seconds:7.1f} segments/s  {count / cpu_seconds:7.1f} per CPU-s  "
+        f"cores used {cpu_seconds / seconds:4.2f}  ({count} in {seconds:.2f} s)"
+    )
+
+
+def _children_cpu() -> float:
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _max_rss_mib(who: int) -> float:
@@ -69,26 +88,32 @@ def main(argv: list[str] | None = None) -> int:
     texts = [s.text for s in corpus] * args.repeat
     chars = sum(len(t) for t in texts) / len(texts)
     print(f"\n## speed ({len(texts)} segments, mean {chars:.0f} characters)")
-    started = time.perf_counter()
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    started, cpu = time.perf_counter(), time.process_time()
     redactor.redact_many(texts)
-    print(f"single process, batched     {_rate(len(texts), time.perf_counter() - started)}")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"single process, batched     {_rate(len(texts), elapsed, cpu)}")
 
     latencies = []
+    cpu = time.process_time()
     for text in texts:
         t0 = time.perf_counter()
         redactor.redact(text)
         latencies.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu
     q = statistics.quantiles(latencies, n=100)
-    print(f"single process, per segment {_rate(len(texts), sum(latencies))}")
+    print(f"single process, per segment {_rate(len(texts), sum(latencies), cpu)}")
     print(f"latency per segment         p50 {q[49] * 1000:.2f} ms  p99 {q[98] * 1000:.2f} ms")
     print(f"peak RSS, this process      {_max_rss_mib(resource.RUSAGE_SELF):.0f} MiB")
 
     with RedactionPool(workers=args.workers, log_level="WARNING") as pool:
         pool.warm_up()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _children_cpu() + time.process_time()
         pool.redact_many(texts)
         elapsed = time.perf_counter() - started
-    print(f"pool, {args.workers} worker processes  {_rate(len(texts), elapsed)}")
+        cpu = _children_cpu() + time.process_time() - cpu
+    print(f"pool, {args.workers} worker processes  {_rate(len(texts), elapsed, cpu)}")
+    print(f"load average {os.getloadavg()[0]:.2f}")
     print(f"peak RSS, largest worker    {_max_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB")
     return 0
 
