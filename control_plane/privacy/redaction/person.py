@@ -48,6 +48,7 @@ _NOT_NAMES = wordset(
 _MONTHS = wordset(
     "january february march april may june july august september october november december"
 )
+_LEADING_NON_NAMES = _NOT_NAMES | _TITLES
 _NAME = r"[A-Z][a-z]+(?:-[A-Z]?[a-z]+|'[A-Z][a-z]+)*"
 _FULL_NAME = rf"{_NAME}(?:[ \t]+{_NAME}){{0,2}}"
 _INTRO = (
@@ -118,13 +119,13 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
     if any(c.isdigit() for c in value):
         return None
     for word in re.finditer(r"[A-Za-z.']+", value):
-        if word.group().lower().rstrip(".") not in _NOT_NAMES | _TITLES:
+        if word.group().lower().rstrip(".") not in _LEADING_NON_NAMES:
             start += word.start()
             break
     else:
         return None
     words = text[start:end].lower().split()
-    if len(words) == 1 and words[0] in _MONTHS | _NOT_NAMES:
+    if len(words) == 1 and words[0] in _MONTHS:
         return None
     return None if _is_place_or_business(text, start, end) else (start, end)
 
