@@ -12,8 +12,9 @@ from control_plane.state import AppState
 from control_plane.store.uow import unit_of_work
 
 
-def get_state(request: Request) -> AppState:
-    """The lifespan-built application state."""
+async def get_state(request: Request) -> AppState:
+    """The lifespan-built application state. (Dependencies are ``async def`` on purpose:
+    FastAPI runs plain ``def`` dependencies in a worker thread, a hand-off per call.)"""
     state: AppState = request.app.state.cp
     return state
 
@@ -31,7 +32,7 @@ async def get_tx(state: State) -> AsyncIterator[AsyncSession]:
 Tx = Annotated[AsyncSession, Depends(get_tx, scope="function")]
 
 
-def get_request_id(request: Request) -> str:
+async def get_request_id(request: Request) -> str:
     """The request id assigned by the middleware."""
     return str(request.scope.get("state", {}).get("request_id", ""))
 

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -51,8 +52,8 @@ def run_tests(directory: Path = DIR_OPTION) -> None:
 
 @app.command("what-if")
 def what_if_command(
-    candidate: Path = typer.Option(..., help="Candidate policy directory."),
-    requests: Path = typer.Option(..., help="JSON file: a list of requests (case shape)."),
+    candidate: Annotated[Path, typer.Option(help="Candidate policy directory.")],
+    requests: Annotated[Path, typer.Option(help="JSON file: a list of requests (case shape).")],
     directory: Path = DIR_OPTION,
 ) -> None:
     """Decide each request under the current and the candidate set; show what changes."""
@@ -77,7 +78,7 @@ def what_if_command(
 
 
 @app.command()
-def reload(pid: int = typer.Option(..., help="PID of the running control plane.")) -> None:
+def reload(pid: Annotated[int, typer.Option(help="PID of the running control plane.")]) -> None:
     """Ask a running control plane to reload its policies (SIGHUP; the reload is audited
     and an invalid set is refused, keeping the old one). Remote: POST /v1/policies/reload."""
     os.kill(pid, signal.SIGHUP)

@@ -11,12 +11,13 @@ import hashlib
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cedarpy
 
 from control_plane.authz.errors import PolicySetInvalid, PolicySetUnavailable
+from control_plane.authz.memo import DecisionMemo
 from control_plane.authz.types import PolicyVersion
 
 SCHEMA_FILE = "schema.cedarschema"
@@ -42,6 +43,7 @@ class PolicySnapshot:
     policy_set: cedarpy.PolicySet
     schema: cedarpy.Schema
     policies: tuple[PolicyInfo, ...]
+    memo: DecisionMemo = field(default_factory=DecisionMemo, init=False, compare=False, repr=False)
 
     def find_policy(self, policy_id: str) -> PolicyInfo | None:
         """Return the policy with this `@id`, or None."""

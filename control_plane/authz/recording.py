@@ -12,6 +12,24 @@ from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.authz.types import Decision
 
 
+def decision_details(decisions: Sequence[Decision]) -> dict[str, object]:
+    """The audit form of a batch of decisions: ids, outcomes, policies, masked input."""
+    return {
+        "action": decisions[0].action.value,
+        "decisions": [
+            {
+                "id": d.id,
+                "action": d.action.value,
+                "allowed": d.allowed,
+                "policies": list(d.determining_policies),
+                "errors": list(d.errors),
+            }
+            for d in decisions
+        ],
+        "input": decisions[0].masked_input,
+    }
+
+
 async def record_decisions(
     tx: AsyncSession,
     *,
@@ -38,20 +56,7 @@ async def record_decisions(
             decision_id=first.id,
             policy_version=first.policy_version,
             request_id=request_id,
-            details={
-                "action": first.action.value,
-                "decisions": [
-                    {
-                        "id": d.id,
-                        "action": d.action.value,
-                        "allowed": d.allowed,
-                        "policies": list(d.determining_policies),
-                        "errors": list(d.errors),
-                    }
-                    for d in decisions
-                ],
-                "input": first.masked_input,
-            },
+            details=decision_details(decisions),
         ),
         now=now,
     )

@@ -15,6 +15,7 @@ import cedarpy
 from control_plane.authz.engine import PolicyInfo, PolicySnapshot
 from control_plane.authz.entities import build_cedar_request, build_entities, mask_request
 from control_plane.authz.errors import AccessDenied
+from control_plane.authz.memo import Answer
 from control_plane.authz.types import (
     AuthzRequest,
     Decision,
@@ -111,6 +112,32 @@ def _to_decision(
 
 
 def _evaluate_group(
+    snapshot: PolicySnapshot,
+    requests: Sequence[AuthzRequest],
+    ids: Sequence[DecisionId],
+) -> list[Decision]:
+    key = tuple(requests)
+    answers = snapshot.memo.get(key)
+    if answers is not None:
+        return [
+            Decision(
+                id=decision_id,
+                action=request.action,
+                allowed=answer.allowed,
+                determining_policies=answer.determining_policies,
+                errors=(),
+                policy_version=snapshot.version,
+                masked_input=mask_request(request),
+            )
+            for request, decision_id, answer in zip(requests, ids, answers, strict=True)
+        ]
+    decisions = _evaluate_uncached(snapshot, requests, ids)
+    if not any(d.errors for d in decisions):
+        snapshot.memo.put(key, tuple(Answer(d.allowed, d.determining_policies) for d in decisions))
+    return decisions
+
+
+def _evaluate_uncached(
     snapshot: PolicySnapshot,
     requests: Sequence[AuthzRequest],
     ids: Sequence[DecisionId],

@@ -12,7 +12,7 @@ from control_plane.risk.address import client_address
 from control_plane.risk.service import enforce_limit
 
 
-def get_client_address(request: Request, state: State) -> str:
+async def get_client_address(request: Request, state: State) -> str:
     """The client address, believing X-Forwarded-For only from trusted proxies."""
     peer = request.client.host if request.client else None
     return client_address(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)

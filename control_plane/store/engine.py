@@ -5,14 +5,17 @@ Dialect-specific SQL lives here and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from control_plane.errors import ConfigError
+from control_plane.store.sqlite_inline import inline_creator
 
 SUPPORTED_PREFIXES = ("sqlite+aiosqlite://", "postgresql+psycopg://")
 AUDIT_CHAIN_LOCK_KEY = 0x63705F61756474  # "cp_audt": one advisory lock for the audit tail
@@ -33,7 +36,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process kill
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=2000")
     cursor.close()
 
 
@@ -54,6 +57,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
             pool_size=1,
             max_overflow=0,
             pool_timeout=30,
+            async_creator=inline_creator(path or ":memory:"),
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -88,6 +92,28 @@ async def try_lease(connection: AsyncConnection, key: int) -> bool:
         )
         return bool(result.scalar())
     return True
+
+
+async def insert_new(
+    connection: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, object]],
+    *,
+    key: str,
+) -> set[object]:
+    """Insert the rows whose ``key`` is not stored yet; return the keys actually inserted.
+
+    ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key`` on both dialects: a
+    duplicate (a replayed webhook, a second replica) is skipped, never an error.
+    """
+    if not rows:
+        return set()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=[key])
+    result = await connection.execute(
+        statement.returning(table.c[key]), [dict(row) for row in rows]
+    )
+    return set(result.scalars().all())
 
 
 async def ping(engine: AsyncEngine) -> None:

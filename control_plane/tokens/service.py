@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+from control_plane.authz.recording import decision_details
 from control_plane.authz.types import Decision
 from control_plane.tokens.claims import join_claims, sign_join_token
 from control_plane.tokens.grants import compute_grants
@@ -72,11 +73,14 @@ async def mint_join_token(
             decision_id=join.id,
             policy_version=join.policy_version,
             request_id=request_id,
+            # The mint record carries the whole decision batch (ids, outcomes, determining
+            # policies, masked input): one record explains both the decision and the token.
             details={
                 "token_id": token_id,
                 "grants": grants.as_dict(),
                 "expires_at": expires_at.isoformat(),
                 "ttl_s": int(ttl.total_seconds()),
+                **decision_details(decisions),
             },
         ),
         now=now,
