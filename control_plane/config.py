@@ -60,6 +60,8 @@ class KeySettings(_Section):
     pseudonym_key: SecretStr | None = None
     session_secret: SecretStr | None = None
     kek: SecretStr | None = None
+    # The KEK being rotated away from (see `control-plane keys rotate-kek`); unset otherwise.
+    previous_kek: SecretStr | None = None
     audit_signing_key: SecretStr | None = None
     receipt_signing_key: SecretStr | None = None
     worker_credential_key: SecretStr | None = None
@@ -157,6 +159,19 @@ class RetentionSettings(_Section):
     store_raw_transcripts: bool = False
 
 
+class PrivacySettings(_Section):
+    """The redaction engine, raw-text opt-in, the privacy jobs and export bounds."""
+
+    # 0: redact in one dedicated thread of the API process; n > 0: a pool of n processes.
+    redaction_workers: int = Field(default=0, ge=0, le=32)
+    # A session whose retention_class is this value asks for its raw text to be kept
+    # (encrypted, retention.raw_transcript_seconds) even when store_raw_transcripts is off.
+    keep_raw_retention_class: str = "keep_raw"
+    finalize_interval_seconds: float = Field(default=15.0, gt=0)
+    jobs_enabled: bool = True
+    export_audit_limit: int = Field(default=5000, ge=1, le=100_000)
+
+
 class AgentSettings(_Section):
     workers: int = Field(default=0, ge=0, le=32)
     agent_name: str = "big-mama"
@@ -189,6 +204,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     webhooks: WebhookSettings = WebhookSettings()
     retention: RetentionSettings = RetentionSettings()
+    privacy: PrivacySettings = PrivacySettings()
     agents: AgentSettings = AgentSettings()
 
     @property

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import SecretStr
 
 from control_plane.config import KeySettings
+from control_plane.crypto.envelope import kek_id
 from control_plane.errors import ConfigError
 
 KEY_BYTES = 32
@@ -32,6 +33,7 @@ KEY_NAMES = (
     "receipt_signing_key",
     "worker_credential_key",
 )
+PREVIOUS_KEK_FILE = "kek.previous"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,20 @@ class KeyRing:
     receipt_signing_key: Ed25519PrivateKey
     worker_credential_key: bytes
     is_development: bool
+    previous_kek: bytes | None = None
+    """The KEK being rotated away from: unwraps old data keys until ``keys rotate-kek``
+    has re-wrapped them all under ``kek`` (see crypto/service.py)."""
+
+    @property
+    def kek_id(self) -> str:
+        return kek_id(self.kek)
+
+    def keks(self) -> dict[str, bytes]:
+        """Every KEK this process can unwrap with, by id (the current one first)."""
+        ring = {kek_id(self.kek): self.kek}
+        if self.previous_kek is not None:
+            ring.setdefault(kek_id(self.previous_kek), self.previous_kek)
+        return ring
 
     @property
     def audit_public_key(self) -> Ed25519PublicKey:
@@ -110,6 +126,15 @@ def _material(name: str, configured: SecretStr | None, key_dir: Path) -> bytes:
         ) from None
 
 
+def _previous_kek(settings: KeySettings, key_dir: Path) -> bytes | None:
+    if settings.previous_kek is not None:
+        return _decode("previous_kek", settings.previous_kek.get_secret_value())[:KEY_BYTES]
+    path = key_dir / PREVIOUS_KEK_FILE
+    if settings.kek is None and path.exists():
+        return _decode("previous_kek", path.read_text())[:KEY_BYTES]
+    return None
+
+
 def load_key_ring(settings: KeySettings, key_dir: Path, *, is_development: bool) -> KeyRing:
     """Load every key from settings, else from the key directory (development only)."""
     if is_development:
@@ -123,4 +148,5 @@ def load_key_ring(settings: KeySettings, key_dir: Path, *, is_development: bool)
         receipt_signing_key=Ed25519PrivateKey.from_private_bytes(raw["receipt_signing_key"][:32]),
         worker_credential_key=raw["worker_credential_key"],
         is_development=is_development,
+        previous_kek=_previous_kek(settings, key_dir),
     )

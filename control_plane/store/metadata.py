@@ -10,7 +10,9 @@ def load_metadata() -> MetaData:
     """Import each domain's tables module so their tables register, then return them."""
     import control_plane.agents.tables
     import control_plane.audit.tables
+    import control_plane.crypto.tables
     import control_plane.identity.tables
+    import control_plane.privacy.tables
     import control_plane.risk.tables
     import control_plane.sessions.tables
     import control_plane.tokens.tables  # noqa: F401
