@@ -24,12 +24,17 @@ from control_plane.errors import ControlPlaneError, RateLimited
 from control_plane.health.routes import router as health_router
 from control_plane.identity.client import OidcClient
 from control_plane.identity.routes import router as identity_router
+from control_plane.jobs import JobRunner
 from control_plane.livekit.client import LiveKitRooms, make_livekit_client
+from control_plane.livekit.jobs import LiveKitWork
+from control_plane.livekit.routes import router as livekit_router
 from control_plane.logs import get_logger
 from control_plane.middleware import BodySizeLimitMiddleware, HttpMetrics, RequestContextMiddleware
 from control_plane.risk.address import parse_networks
 from control_plane.risk.limiter import RateLimiter
+from control_plane.sessions.jobs import session_jobs
 from control_plane.sessions.routes import router as sessions_router
+from control_plane.sessions.routes import subjects_router
 from control_plane.state import AppState
 from control_plane.store.engine import create_engine
 from control_plane.store.migrate import upgrade_database
@@ -46,6 +51,7 @@ PUBLIC_ROUTES = frozenset(
         "/docs",
         "/docs/oauth2-redirect",
         "/openapi.json",
+        "/webhooks/livekit",  # authenticated by the webhook signature over the body
     }
 )
 
@@ -128,6 +134,25 @@ def create_app(
         policies = PolicyStore.open(settings.policies.dir)
         limiter = RateLimiter(settings.risk.storage_url)
         livekit_client = livekit or make_livekit_client(settings.livekit)
+        # Jobs wake each other after commits; the runner is bound late (it needs the jobs).
+        work = LiveKitWork(
+            engine=engine,
+            livekit=livekit_client,
+            settings=settings,
+            clock=clock,
+            wake=lambda name: runner.wake(name),
+        )
+        runner = JobRunner(
+            [
+                *work.jobs(),
+                *session_jobs(
+                    engine,
+                    clock=clock,
+                    wake=lambda name: runner.wake(name),
+                    interval_seconds=settings.webhooks.deadline_interval_seconds,
+                ),
+            ]
+        )
         timeout = httpx.Timeout(settings.livekit.timeout_seconds, connect=2.0)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             app.state.cp = AppState(
@@ -142,7 +167,11 @@ def create_app(
                 livekit=livekit_client,
                 limiter=limiter,
                 trusted_proxies=parse_networks(settings.server.trusted_proxies),
+                jobs=runner,
+                livekit_work=work,
             )
+            work.intake.start()
+            runner.start()
             _log.info(
                 "app.started",
                 service="control-plane",
@@ -154,6 +183,8 @@ def create_app(
             try:
                 yield
             finally:
+                await work.intake.stop()  # store what was acknowledged-in-flight first
+                await runner.stop()
                 reloader.remove()
                 await livekit_client.aclose()
                 await engine.dispose()
@@ -169,6 +200,8 @@ def create_app(
     app.include_router(health_router)
     app.include_router(identity_router)
     app.include_router(sessions_router)
+    app.include_router(subjects_router)
+    app.include_router(livekit_router)
     app.include_router(policies_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

@@ -146,6 +146,20 @@ class WebhookSettings(_Section):
     reconcile_interval_seconds: float = Field(default=5.0, gt=0)
     alert_url: str = ""
     alert_secret: SecretStr = SecretStr("")
+    # Join auditing and remediation (livekit/jobs.py).
+    future_skew_seconds: int = Field(default=60, ge=0, le=600)
+    process_interval_seconds: float = Field(default=1.0, gt=0)
+    process_grace_seconds: float = Field(default=2.0, ge=0)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    max_process_attempts: int = Field(default=8, ge=1)
+    remediation_interval_seconds: float = Field(default=1.0, gt=0)
+    remediation_max_backoff_seconds: float = Field(default=60.0, gt=0)
+    remediation_give_up_seconds: int = Field(default=86400, ge=60)
+    # >= 15 min: LiveKit's refreshed tokens stay valid ~10 min after a removal.
+    rekick_seconds: int = Field(default=900, ge=900)
+    deadline_interval_seconds: float = Field(default=1.0, gt=0)
+    unknown_rooms: str = Field(default="remediate", pattern="^(remediate|audit)$")
+    rejection_audit_limit: str = "120/minute"
 
 
 class RetentionSettings(_Section):

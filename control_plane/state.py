@@ -13,7 +13,9 @@ from control_plane.clock import Clock
 from control_plane.config import Settings
 from control_plane.crypto.keyring import KeyRing
 from control_plane.identity.client import OidcClient
+from control_plane.jobs import JobRunner
 from control_plane.livekit.client import LiveKitRooms
+from control_plane.livekit.jobs import LiveKitWork
 from control_plane.risk.address import Network
 from control_plane.risk.limiter import RateLimiter
 
@@ -33,3 +35,5 @@ class AppState:
     livekit: LiveKitRooms
     limiter: RateLimiter
     trusted_proxies: tuple[Network, ...]
+    jobs: JobRunner
+    livekit_work: LiveKitWork

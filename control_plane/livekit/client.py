@@ -40,6 +40,7 @@ class LiveKitRooms(Protocol):
     async def delete_room(self, *, room: str) -> None: ...
     async def list_rooms(self) -> list[str]: ...
     async def list_participants(self, *, room: str) -> list[ParticipantView]: ...
+    async def get_participant(self, *, room: str, identity: str) -> ParticipantView: ...
     async def remove_participant(self, *, room: str, identity: str) -> None: ...
     async def revoke_permissions(self, *, room: str, identity: str) -> None: ...
     async def create_dispatch(self, *, room: str, agent_name: str, metadata: str) -> str: ...
@@ -69,6 +70,8 @@ def participant_view(info: api.ParticipantInfo) -> ParticipantView:
                 can_update_metadata=perm.can_update_metadata,
                 agent=perm.agent,
                 recorder=perm.recorder,
+                can_subscribe_metrics=perm.can_subscribe_metrics,
+                can_manage_agent_session=perm.can_manage_agent_session,
             )
             if perm is not None
             else None
@@ -122,6 +125,10 @@ class LiveKitClient:
             lambda: self._api.room.list_participants(api.ListParticipantsRequest(room=room))
         )
         return [participant_view(p) for p in response.participants]
+
+    async def get_participant(self, *, room: str, identity: str) -> ParticipantView:
+        request = api.RoomParticipantIdentity(room=room, identity=identity)
+        return participant_view(await self._call(lambda: self._api.room.get_participant(request)))
 
     async def remove_participant(self, *, room: str, identity: str) -> None:
         request = api.RoomParticipantIdentity(room=room, identity=identity)
@@ -188,6 +195,10 @@ class UnconfiguredLiveKit:
     async def list_participants(self, *, room: str) -> list[ParticipantView]:
         await self._refuse()
         return []
+
+    async def get_participant(self, *, room: str, identity: str) -> ParticipantView:
+        await self._refuse()
+        raise LiveKitUnavailable()
 
     async def remove_participant(self, *, room: str, identity: str) -> None:
         await self._refuse()

@@ -15,6 +15,8 @@ class ParticipantPermissionView:
     can_update_metadata: bool
     agent: bool
     recorder: bool
+    can_subscribe_metrics: bool = False
+    can_manage_agent_session: bool = False
 
 
 @dataclass(frozen=True)

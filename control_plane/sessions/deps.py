@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
@@ -11,6 +12,7 @@ from control_plane.identity.deps import CurrentPrincipal
 from control_plane.identity.pseudonym import pseudonymize_address
 from control_plane.risk.deps import ClientAddress
 from control_plane.risk.service import enforce_limit
+from control_plane.sessions.revocation import RevocationServices
 from control_plane.sessions.types import Caller, JoinServices
 
 
@@ -62,3 +64,27 @@ def get_join_services(state: State) -> JoinServices:
 
 
 Services = Annotated[JoinServices, Depends(get_join_services)]
+
+
+async def get_caller(
+    principal: CurrentPrincipal, address: ClientAddress, request_id: RequestId
+) -> Caller:
+    """The verified caller of a revocation endpoint (no mint limits: revocation must work
+    while a subject is being abused)."""
+    return Caller(principal=principal, address=address, request_id=request_id)
+
+
+ApiCaller = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_revocation_services(state: State) -> RevocationServices:
+    """The current policy snapshot (503 when none is loaded), the re-kick window, and the
+    wake-up of the remediation executor."""
+    return RevocationServices(
+        policies=state.policies.current,
+        rekick=timedelta(seconds=state.settings.webhooks.rekick_seconds),
+        wake=state.jobs.wake,
+    )
+
+
+Revocation = Annotated[RevocationServices, Depends(get_revocation_services)]

@@ -23,3 +23,13 @@ class InviteInvalid(Invalid):
 class TtlTooLong(Invalid):
     code = "ttl_too_long"
     default_message = "requested token lifetime exceeds the configured cap"
+
+
+class SubjectNotFound(NotFound):
+    code = "subject_not_found"
+    default_message = "subject not found"
+
+
+class SubjectErasing(Conflict):
+    code = "subject_erasing"
+    default_message = "subject is being erased"

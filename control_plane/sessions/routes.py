@@ -7,13 +7,17 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 
 from control_plane.deps import State, Tx
-from control_plane.sessions import service
-from control_plane.sessions.deps import MintCaller, Services
+from control_plane.sessions import revocation, service
+from control_plane.sessions.deps import ApiCaller, MintCaller, Revocation, Services
 from control_plane.sessions.schemas import (
     CreateSessionRequest,
     GrantsOut,
     InviteResponse,
     JoinResponse,
+    SessionEndedOut,
+    SubjectSessionsEndedOut,
+    SubjectStatusOut,
+    SubjectStatusRequest,
     TokenRequest,
 )
 from control_plane.sessions.types import JoinGrant, SessionOptions
@@ -114,3 +118,104 @@ async def create_invite(
         tx, caller=caller, session_id=session_id, services=services, now=state.clock()
     )
     return InviteResponse(invite=code, expires_at=expires)
+
+
+@router.post(
+    "/{session_id}/end",
+    response_model=SessionEndedOut,
+    responses={**_ERRORS, 404: {"description": "no such session"}},
+    summary="End a session: room deleted, participants removed, dispatches deleted",
+)
+async def end_session(
+    session_id: str, caller: ApiCaller, tx: Tx, state: State, services: Revocation
+) -> SessionEndedOut:
+    session = await revocation.end_session(
+        tx, caller=caller, session_id=session_id, services=services, now=state.clock()
+    )
+    return SessionEndedOut(
+        session_id=session.id,
+        status=session.status,
+        ended_at=session.ended_at,
+        end_reason=session.end_reason,
+    )
+
+
+subjects_router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
+_SUBJECT_ERRORS = {**_ERRORS, 404: {"description": "no such subject"}}
+
+
+@subjects_router.post(
+    "/{subject_id}/lock",
+    response_model=SubjectStatusOut,
+    responses={**_SUBJECT_ERRORS, 409: {"description": "subject is being erased"}},
+    summary="Lock a subject: no new tokens, browser sessions revoked, removed from every room",
+)
+async def lock_subject(
+    subject_id: str,
+    body: SubjectStatusRequest,
+    caller: ApiCaller,
+    tx: Tx,
+    state: State,
+    services: Revocation,
+) -> SubjectStatusOut:
+    change = await revocation.lock_subject(
+        tx,
+        caller=caller,
+        subject_id=subject_id,
+        reason=body.reason,
+        services=services,
+        now=state.clock(),
+    )
+    return SubjectStatusOut(
+        subject_id=change.subject_id,
+        status=change.status,
+        rooms=change.rooms,
+        browser_sessions_revoked=change.browser_sessions_revoked,
+    )
+
+
+@subjects_router.post(
+    "/{subject_id}/unlock",
+    response_model=SubjectStatusOut,
+    responses={**_SUBJECT_ERRORS, 409: {"description": "subject is being erased"}},
+    summary="Unlock a subject (tokens minted before the lock stay refused for a while)",
+)
+async def unlock_subject(
+    subject_id: str,
+    body: SubjectStatusRequest,
+    caller: ApiCaller,
+    tx: Tx,
+    state: State,
+    services: Revocation,
+) -> SubjectStatusOut:
+    change = await revocation.unlock_subject(
+        tx,
+        caller=caller,
+        subject_id=subject_id,
+        reason=body.reason,
+        services=services,
+        now=state.clock(),
+    )
+    return SubjectStatusOut(
+        subject_id=change.subject_id,
+        status=change.status,
+        rooms=change.rooms,
+        browser_sessions_revoked=change.browser_sessions_revoked,
+    )
+
+
+@subjects_router.post(
+    "/{subject_id}/sessions/end",
+    response_model=SubjectSessionsEndedOut,
+    responses=_SUBJECT_ERRORS,
+    summary="End every session of a subject and remove it from every room",
+)
+async def end_subject_sessions(
+    subject_id: str, caller: ApiCaller, tx: Tx, state: State, services: Revocation
+) -> SubjectSessionsEndedOut:
+    ended = await revocation.end_subject_sessions(
+        tx, caller=caller, subject_id=subject_id, services=services, now=state.clock()
+    )
+    return SubjectSessionsEndedOut(
+        subject_id=ended.subject_id, ended=list(ended.ended), rooms=ended.rooms
+    )

@@ -45,3 +45,27 @@ class JoinResponse(_Strict):
 class InviteResponse(_Strict):
     invite: str
     expires_at: datetime
+
+
+class SubjectStatusRequest(_Strict):
+    reason: str = Field(default="", max_length=256)
+
+
+class SubjectStatusOut(_Strict):
+    subject_id: str
+    status: str
+    rooms: int
+    browser_sessions_revoked: int
+
+
+class SessionEndedOut(_Strict):
+    session_id: str
+    status: str
+    ended_at: datetime | None
+    end_reason: str
+
+
+class SubjectSessionsEndedOut(_Strict):
+    subject_id: str
+    ended: list[str]
+    rooms: int

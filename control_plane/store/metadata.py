@@ -12,6 +12,7 @@ def load_metadata() -> MetaData:
     import control_plane.audit.tables
     import control_plane.crypto.tables
     import control_plane.identity.tables
+    import control_plane.livekit.tables
     import control_plane.privacy.tables
     import control_plane.risk.tables
     import control_plane.sessions.tables

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,3 +57,16 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         session.info.pop(_SURVIVORS, None)
     finally:
         await session.close()
+
+
+def after_commit(tx: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once this unit of work has committed (never after a rollback).
+
+    For in-process wake-ups (a queue, a job) that must not fire before the rows they
+    announce are visible to other sessions.
+    """
+
+    def _fire(_session: object) -> None:
+        callback()
+
+    event.listen(tx.sync_session, "after_commit", _fire, once=True)

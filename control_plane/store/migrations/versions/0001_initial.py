@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-24 00:08:11.506567
+Create Date: 2026-11-24 00:06:51.215141
 """
 
 from __future__ import annotations
@@ -146,6 +146,103 @@ def upgrade() -> None:
     with op.batch_alter_table("erasure_request", schema=None) as batch_op:
         batch_op.create_index("ix_erasure_request_subject", ["subject_id"], unique=False)
         batch_op.create_index("ix_erasure_request_tenant", ["tenant", "requested_at"], unique=False)
+
+    op.create_table(
+        "livekit_participation",
+        sa.Column("sid", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("room_name", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("identity", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("subject_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("token_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("verdict", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("granted_sources", sa.JSON(), nullable=False),
+        sa.Column("joined_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("left_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("duration_ms", sa.Integer(), nullable=True),
+        sa.Column("disconnect_reason", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sid"),
+    )
+    with op.batch_alter_table("livekit_participation", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_livekit_participation_room_open", ["room_name", "left_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_livekit_participation_subject_open", ["subject_id", "left_at"], unique=False
+        )
+
+    op.create_table(
+        "livekit_remediation_task",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+        sa.Column("room_name", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("identity", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True),
+        sa.Column("sid", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("subject_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("dispatch_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("anomaly_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lease_owner", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("livekit_remediation_task", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_livekit_remediation_due", ["status", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_livekit_remediation_target", ["room_name", "identity", "status"], unique=False
+        )
+
+    op.create_table(
+        "livekit_removal",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("room_name", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("identity", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("livekit_removal", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_livekit_removal_identity", ["identity", "expires_at"], unique=False
+        )
+
+    op.create_table(
+        "livekit_webhook_event",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("event", sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
+        sa.Column("room_name", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_owner", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("livekit_webhook_event", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_livekit_webhook_event_pending", ["processed_at", "received_at"], unique=False
+        )
+        batch_op.create_index("ix_livekit_webhook_event_received", ["received_at"], unique=False)
 
     op.create_table(
         "mint_ledger",
@@ -346,6 +443,25 @@ def downgrade() -> None:
         batch_op.drop_index("ix_mint_ledger_identity_room")
 
     op.drop_table("mint_ledger")
+    with op.batch_alter_table("livekit_webhook_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_livekit_webhook_event_received")
+        batch_op.drop_index("ix_livekit_webhook_event_pending")
+
+    op.drop_table("livekit_webhook_event")
+    with op.batch_alter_table("livekit_removal", schema=None) as batch_op:
+        batch_op.drop_index("ix_livekit_removal_identity")
+
+    op.drop_table("livekit_removal")
+    with op.batch_alter_table("livekit_remediation_task", schema=None) as batch_op:
+        batch_op.drop_index("ix_livekit_remediation_target")
+        batch_op.drop_index("ix_livekit_remediation_due")
+
+    op.drop_table("livekit_remediation_task")
+    with op.batch_alter_table("livekit_participation", schema=None) as batch_op:
+        batch_op.drop_index("ix_livekit_participation_subject_open")
+        batch_op.drop_index("ix_livekit_participation_room_open")
+
+    op.drop_table("livekit_participation")
     with op.batch_alter_table("erasure_request", schema=None) as batch_op:
         batch_op.drop_index("ix_erasure_request_tenant")
         batch_op.drop_index("ix_erasure_request_subject")

@@ -1,0 +1,136 @@
+"""Durable webhook intake: verified events are stored once, then acknowledged.
+
+Each request waits until its event is committed (a 2xx means durable), but requests
+share commits: a single writer task takes whatever is pending and stores it in one
+transaction (``INSERT ... ON CONFLICT DO NOTHING``, so a duplicate id is a no-op). Under
+load that turns N commits into one without delaying a lone request. Processing is not
+done here: the writer hands the new ids to ``on_stored`` (the in-process queue) after
+commit, so a slow LiveKit API or audit chain never delays the acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from control_plane.livekit.errors import WebhookStoreUnavailable
+from control_plane.livekit.tables import WebhookEvent
+from control_plane.livekit.webhook import VerifiedWebhook
+from control_plane.logs import get_logger
+from control_plane.store.engine import insert_new
+from control_plane.store.uow import unit_of_work
+
+_log = get_logger("control_plane.livekit.intake")
+MAX_BATCH = 256
+STORE_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    event_id: str
+    is_new: bool
+
+
+class WebhookIntake:
+    """Owned by the lifespan: ``start()`` before serving, ``stop()`` drains and stops."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        on_stored: Callable[[Sequence[str]], None],
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._engine = engine
+        self._on_stored = on_stored
+        self._max_batch = max_batch
+        self._pending: list[tuple[dict[str, object], asyncio.Future[bool]]] = []
+        self._work = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="livekit.webhook_intake")
+
+    async def stop(self) -> None:
+        """Store what is pending, then stop the writer."""
+        self._closing = True
+        self._work.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def store(self, webhook: VerifiedWebhook, *, received_at: datetime) -> StoreResult:
+        """Return once the event is committed (``is_new`` False for a duplicate id).
+
+        Raises ``WebhookStoreUnavailable`` (503, so LiveKit retries) if it cannot be.
+        """
+        if self._closing or self._task is None:
+            raise WebhookStoreUnavailable()
+        row: dict[str, object] = {
+            "id": webhook.id,
+            "event": webhook.event,
+            "room_name": webhook.room_name[:256] if webhook.room_name else None,
+            "created_at": webhook.created_at,
+            "received_at": received_at,
+            "body": webhook.stored_body,
+            "outcome": "",
+            "attempts": 0,
+            "last_error": "",
+        }
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, future))
+        self._work.set()
+        try:
+            is_new = await asyncio.wait_for(asyncio.shield(future), STORE_TIMEOUT_SECONDS)
+        except TimeoutError as exc:
+            raise WebhookStoreUnavailable() from exc
+        return StoreResult(event_id=webhook.id, is_new=is_new)
+
+    async def _run(self) -> None:
+        while True:
+            await self._work.wait()
+            self._work.clear()
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                await self._write(batch)
+            if self._closing:
+                return
+
+    async def _write(self, batch: list[tuple[dict[str, object], asyncio.Future[bool]]]) -> None:
+        rows: dict[str, dict[str, object]] = {}
+        for row, _ in batch:
+            rows.setdefault(str(row["id"]), row)  # the same id twice in one batch
+        try:
+            async with unit_of_work(self._engine) as tx:
+                inserted = await insert_new(
+                    await tx.connection(),
+                    WebhookEvent.__table__,  # type: ignore[attr-defined]
+                    list(rows.values()),
+                    key="id",
+                )
+        except Exception as exc:  # the store failed: every waiter gets a 503, LiveKit retries
+            _log.error(
+                "livekit.webhook_store_failed", error_code=type(exc).__name__, count=len(batch)
+            )
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(WebhookStoreUnavailable())
+            return
+        claimed: set[str] = set()
+        for row, future in batch:
+            event_id = str(row["id"])
+            is_new = event_id in inserted and event_id not in claimed
+            claimed.add(event_id)
+            if not future.done():
+                future.set_result(is_new)
+        if inserted:
+            self._on_stored([str(i) for i in inserted])

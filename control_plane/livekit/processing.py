@@ -1,0 +1,378 @@
+"""Processing stored webhook events, asynchronously and exactly once in effect.
+
+A stored event is handled in one unit of work together with ``processed_at``: either its
+effects (participation, audit records, anomalies, remediation tasks) and the mark commit
+together, or neither does and the event is retried. Events are claimed with a row lease,
+so the replica that stored an event handles it at once (in-process queue) and any replica
+picks up what a crashed one left behind once its lease lapses.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from google.protobuf.json_format import Parse, ParseError
+from livekit import api
+from sqlalchemy import or_, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control_plane.audit.service import append_audit
+from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+from control_plane.clock import Clock
+from control_plane.livekit.client import LiveKitRooms, participant_view
+from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
+from control_plane.livekit.participation import (
+    AuditSettings,
+    DispatchJobs,
+    ParticipationUnknown,
+    audit_join,
+    audit_track,
+    close_participation,
+)
+from control_plane.livekit.remediation import Wake, aware, backoff, claim_token
+from control_plane.livekit.tables import WebhookEvent
+from control_plane.logs import get_logger
+from control_plane.sessions.lifecycle import end_session_for_room
+from control_plane.store.uow import unit_of_work
+
+_log = get_logger("control_plane.livekit.processing")
+WAKE_WEBHOOKS = "livekit.webhooks"
+CLAIM_BATCH = 100
+PARTICIPANT_EVENTS = frozenset(
+    {"participant_joined", "participant_left", "participant_connection_aborted"}
+)
+
+
+class Deferred(Exception):
+    """Not now: a dependency (LiveKit's dispatch list) is unavailable; retry later."""
+
+
+@dataclass(frozen=True)
+class ProcessingPolicy:
+    lease: timedelta
+    grace: timedelta
+    max_attempts: int
+    max_backoff: timedelta
+
+
+def _ts_ms(ms: int, seconds: int, fallback: datetime) -> datetime:
+    if ms > 0:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    if seconds > 0:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    return fallback
+
+
+def parse_stored(body: str) -> api.WebhookEvent:
+    """The stored (already verified) body as LiveKit's WebhookEvent."""
+    return Parse(body, api.WebhookEvent(), ignore_unknown_fields=True)
+
+
+async def _audit_other(
+    tx: AsyncSession, message: api.WebhookEvent, *, event_id: str, outcome: str, now: datetime
+) -> str:
+    room = message.room.name if message.HasField("room") else ""
+    await append_audit(
+        tx,
+        event=AuditEvent(
+            type=AuditEventType.WEBHOOK_EVENT,
+            outcome=Outcome.SUCCESS,
+            actor="livekit",
+            target=room[:256] or None,
+            reason=f"{message.event}: {outcome}",
+            details={"kind": message.event[:48], "event_id": event_id, "outcome": outcome},
+        ),
+        now=now,
+    )
+    return outcome
+
+
+async def handle_event(
+    tx: AsyncSession,
+    message: api.WebhookEvent,
+    *,
+    event_id: str,
+    created_at: datetime,
+    dispatch_jobs: DispatchJobs | None,
+    settings: AuditSettings,
+    now: datetime,
+    final: bool = False,
+) -> str:
+    """Apply one event; returns a short outcome. Every event leaves an audit record."""
+    kind = message.event
+    room = message.room.name if message.HasField("room") else ""
+    if kind in PARTICIPANT_EVENTS and message.HasField("participant"):
+        info = message.participant
+        view = participant_view(info)
+        joined_at = _ts_ms(int(info.joined_at_ms), int(info.joined_at), created_at)
+        if kind == "participant_joined":
+            row = await audit_join(
+                tx,
+                room=room,
+                participant=view,
+                joined_at=joined_at,
+                source="webhook",
+                event_id=event_id,
+                connected=True,
+                dispatch_jobs=dispatch_jobs,
+                settings=settings,
+                now=now,
+            )
+            if row is None:
+                return await _audit_other(
+                    tx, message, event_id=event_id, outcome="already_audited", now=now
+                )
+            return row.verdict
+        outcome = await close_participation(
+            tx,
+            room=room,
+            participant=view,
+            joined_at=joined_at,
+            left_at=created_at,
+            disconnect_reason=api.DisconnectReason.Name(info.disconnect_reason),
+            event_kind=kind,
+            event_id=event_id,
+            dispatch_jobs=dispatch_jobs,
+            settings=settings,
+            now=now,
+        )
+        if outcome != "closed":
+            await _audit_other(tx, message, event_id=event_id, outcome=outcome, now=now)
+        return outcome
+    if kind == "track_published" and message.HasField("participant"):
+        source = api.TrackSource.Name(message.track.source).lower()
+        try:
+            return await audit_track(
+                tx,
+                room=room,
+                sid=message.participant.sid,
+                source=source,
+                track_sid=message.track.sid,
+                event_id=event_id,
+                settings=settings,
+                now=now,
+            )
+        except ParticipationUnknown:
+            if not final:
+                raise
+            return await _audit_other(
+                tx, message, event_id=event_id, outcome="track_of_unknown_participant", now=now
+            )
+    if kind == "room_finished" and room:
+        ended = await end_session_for_room(
+            tx, room=room, reason="room finished", now=now, wake=settings.wake
+        )
+        outcome = "session_ended" if ended else "recorded"
+        return await _audit_other(tx, message, event_id=event_id, outcome=outcome, now=now)
+    return await _audit_other(tx, message, event_id=event_id, outcome="recorded", now=now)
+
+
+async def claim_events(
+    engine: AsyncEngine,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    ids: Sequence[str] | None = None,
+    received_before: datetime | None = None,
+    limit: int = CLAIM_BATCH,
+) -> list[WebhookEvent]:
+    """Lease unprocessed events (the given ids, or any received before a time), oldest
+    first. The lease condition is re-checked by the UPDATE, so two replicas never both
+    win a row."""
+    available = col(WebhookEvent.processed_at).is_(None) & or_(
+        col(WebhookEvent.lease_until).is_(None), col(WebhookEvent.lease_until) < now
+    )
+    query = select(WebhookEvent.id).where(available)
+    if ids is not None:
+        query = query.where(col(WebhookEvent.id).in_(list(ids)))
+    if received_before is not None:
+        query = query.where(col(WebhookEvent.received_at) < received_before)
+    async with unit_of_work(engine) as tx:
+        candidates = (
+            await tx.exec(query.order_by(col(WebhookEvent.received_at)).limit(limit))
+        ).all()
+        if not candidates:
+            return []
+        await tx.exec(
+            update(WebhookEvent)
+            .where(col(WebhookEvent.id).in_(candidates))
+            .where(available)
+            .values(lease_owner=owner, lease_until=now + lease)
+        )
+        return list(
+            (
+                await tx.exec(
+                    select(WebhookEvent)
+                    .where(col(WebhookEvent.id).in_(candidates))
+                    .where(WebhookEvent.lease_owner == owner)
+                    .order_by(col(WebhookEvent.received_at), col(WebhookEvent.id))
+                )
+            ).all()
+        )
+
+
+class WebhookProcessor:
+    """Owned by the lifespan. ``enqueue`` is the in-process queue (fed by the intake after
+    commit); ``step`` is the job: fresh ids first, then a sweep of older leftovers."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        livekit: LiveKitRooms,
+        settings: AuditSettings,
+        policy: ProcessingPolicy,
+        clock: Clock,
+        owner: str,
+        wake: Wake,
+    ) -> None:
+        self._engine = engine
+        self._livekit = livekit
+        self._settings = settings
+        self._policy = policy
+        self._clock = clock
+        self._owner = owner
+        self._wake = wake
+        self._fresh: deque[str] = deque()
+
+    def enqueue(self, ids: Sequence[str]) -> None:
+        """Announce committed events to this replica's processor."""
+        self._fresh.extend(ids)
+        self._wake(WAKE_WEBHOOKS)
+
+    async def step(self) -> int:
+        """Process fresh events, then sweep; returns how many were handled."""
+        handled = 0
+        while self._fresh:
+            ids = [self._fresh.popleft() for _ in range(min(len(self._fresh), CLAIM_BATCH))]
+            handled += await self._claim_and_process(ids=ids)
+        while True:
+            now = self._clock()
+            done = await self._claim_and_process(received_before=now - self._policy.grace)
+            handled += done
+            if done < CLAIM_BATCH or self._fresh:
+                break
+        return handled
+
+    async def _claim_and_process(
+        self, *, ids: Sequence[str] | None = None, received_before: datetime | None = None
+    ) -> int:
+        claim = claim_token(self._owner)
+        rows = await claim_events(
+            self._engine,
+            owner=claim,
+            now=self._clock(),
+            lease=self._policy.lease,
+            ids=ids,
+            received_before=received_before,
+        )
+        for row in rows:
+            await self._process(row, claim=claim)
+        return len(rows)
+
+    async def _dispatch_jobs(self, message: api.WebhookEvent) -> DispatchJobs | None:
+        """LiveKit's dispatch jobs for an agent's room (network; outside any transaction)."""
+        if not (message.HasField("participant") and message.event in PARTICIPANT_EVENTS):
+            return None
+        if participant_view(message.participant).kind != "AGENT":
+            return None
+        try:
+            dispatches = await self._livekit.list_dispatches(room=message.room.name)
+        except LiveKitNotFound:
+            return {}
+        except LiveKitUnavailable as exc:
+            raise Deferred("dispatch list unavailable") from exc
+        return {d.id: d.job_participant_identities for d in dispatches}
+
+    async def _process(self, row: WebhookEvent, *, claim: str) -> None:
+        final = row.attempts + 1 >= self._policy.max_attempts
+        try:
+            message = parse_stored(row.body)
+        except ParseError:
+            await self._finish_failed(row, claim=claim, error="unparseable")
+            return
+        try:
+            try:
+                jobs = await self._dispatch_jobs(message)
+            except Deferred:
+                if not final:
+                    raise
+                jobs = {}
+            async with unit_of_work(self._engine) as tx:
+                stored = await tx.get(WebhookEvent, row.id)
+                if stored is None or stored.processed_at or stored.lease_owner != claim:
+                    return  # another replica took over after our lease lapsed
+                now = self._clock()
+                outcome = await handle_event(
+                    tx,
+                    message,
+                    event_id=row.id,
+                    created_at=aware(row.created_at),
+                    dispatch_jobs=jobs,
+                    settings=self._settings,
+                    now=now,
+                    final=final,
+                )
+                stored.processed_at = now
+                stored.outcome = outcome[:32]
+                stored.lease_owner = None
+                stored.lease_until = None
+                stored.attempts = row.attempts + 1
+                tx.add(stored)
+        except (Deferred, ParticipationUnknown) as exc:
+            await self._retry_later(row, claim=claim, error=type(exc).__name__)
+        except Exception as exc:  # a bug or a store error on one event must not stop others
+            _log.error(
+                "livekit.webhook_processing_failed",
+                event_id=row.id,
+                error_code=type(exc).__name__,
+            )
+            if final:
+                await self._finish_failed(row, claim=claim, error=type(exc).__name__)
+            else:
+                await self._retry_later(row, claim=claim, error=type(exc).__name__)
+
+    async def _retry_later(self, row: WebhookEvent, *, claim: str, error: str) -> None:
+        now = self._clock()
+        async with unit_of_work(self._engine) as tx:
+            stored = await tx.get(WebhookEvent, row.id)
+            if stored is None or stored.processed_at or stored.lease_owner != claim:
+                return
+            stored.attempts = row.attempts + 1
+            stored.last_error = error[:64]
+            stored.lease_owner = None
+            # lease_until doubles as "not before" for the next claim.
+            stored.lease_until = now + backoff(stored.attempts, cap=self._policy.max_backoff)
+            tx.add(stored)
+
+    async def _finish_failed(self, row: WebhookEvent, *, claim: str, error: str) -> None:
+        now = self._clock()
+        async with unit_of_work(self._engine) as tx:
+            stored = await tx.get(WebhookEvent, row.id)
+            if stored is None or stored.processed_at or stored.lease_owner != claim:
+                return
+            stored.processed_at = now
+            stored.outcome = "failed"
+            stored.last_error = error[:64]
+            stored.attempts = row.attempts + 1
+            stored.lease_owner = None
+            stored.lease_until = None
+            tx.add(stored)
+            await append_audit(
+                tx,
+                event=AuditEvent(
+                    type=AuditEventType.WEBHOOK_EVENT,
+                    outcome=Outcome.FAILURE,
+                    actor="livekit",
+                    target=(row.room_name or "")[:256] or None,
+                    reason=f"{row.event}: processing failed ({error})",
+                    details={"kind": row.event, "event_id": row.id, "attempts": stored.attempts},
+                ),
+                now=now,
+            )

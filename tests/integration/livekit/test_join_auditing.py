@@ -1,0 +1,409 @@
+"""Join auditing, remediation and revocation against the real livekit-server: its own
+signed webhooks reach the control plane served by a real uvicorn on 127.0.0.1:8787,
+real rtc clients (libwebrtc over loopback ICE) join, and removals go through the real
+server API. Both database backends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import pytest_asyncio
+from livekit import api, rtc
+from sqlalchemy import update
+from sqlmodel import select
+
+from control_plane.audit.tables import AuditRecord
+from control_plane.config import Settings
+from control_plane.livekit.tables import Participation, RemediationTask
+from control_plane.risk.tables import Anomaly
+from control_plane.sessions.tables import VoiceSession
+from control_plane.store.uow import unit_of_work
+from tests.support.app import make_settings, running_app
+from tests.support.harness import HarnessEnv, ensure_services
+from tests.support.idp import TEST_OTP, complete_login, get_access_token
+from tests.support.webhooks import WEBHOOK_URL, ServedApp, serve_app
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+CONNECT_TIMEOUT = 15.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def livekit_webhooks_to_8787(harness_env: HarnessEnv) -> None:
+    """livekit-server sends its webhooks to the app this module serves on 8787."""
+    ensure_services(["livekit"], webhook_url=WEBHOOK_URL)
+
+
+def _settings(tmp_path: Path, database_url: str, env: HarnessEnv, **webhooks: object) -> Settings:
+    # Rooms of other suites on the shared livekit-server are audited, never touched.
+    return make_settings(
+        tmp_path,
+        database_url=database_url,
+        env=env,
+        webhooks={"unknown_rooms": "audit", **webhooks},
+    )
+
+
+@pytest_asyncio.fixture
+async def served(
+    tmp_path: Path, database_url: str, harness_env: HarnessEnv
+) -> AsyncIterator[ServedApp]:
+    async with serve_app(_settings(tmp_path, database_url, harness_env)) as app:
+        yield app
+
+
+async def _bearer(env: HarnessEnv, user: str, *, otp: str | None = None) -> dict[str, str]:
+    tokens = await asyncio.to_thread(get_access_token, env, user, f"{user}-password", otp=otp)
+    return {"Authorization": f"Bearer {tokens.access_token}"}
+
+
+@asynccontextmanager
+async def _admin(base_url: str, env: HarnessEnv) -> AsyncIterator[httpx.AsyncClient]:
+    """adam's browser session with a multi-factor login (the amr claim lock_subject needs
+    arrives in the ID token only), sending its CSRF token on every request."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        login = await client.get("/auth/login")
+        redirect = await asyncio.to_thread(
+            complete_login,
+            env,
+            login.headers["location"],
+            username="adam",
+            password="adam-password",
+            otp=TEST_OTP,
+        )
+        parts = urlsplit(redirect)
+        assert (await client.get(f"{parts.path}?{parts.query}")).status_code == 302
+        me = await client.get("/auth/session")
+        client.headers["X-CSRF-Token"] = me.json()["csrf_token"]
+        yield client
+
+
+async def _create_session(base_url: str, headers: dict[str, str]) -> dict[str, str]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        response = await client.post("/v1/sessions", json={}, headers=headers)
+    assert response.status_code == 201, response.text
+    body: dict[str, str] = response.json()
+    return body
+
+
+async def _post(
+    base_url: str, path: str, headers: dict[str, str], json: object = None
+) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        return await client.post(path, json=json or {}, headers=headers)
+
+
+def _forged_token(env: HarnessEnv, *, room: str, identity: str) -> str:
+    """Signed directly with the control plane's LiveKit secret: no ledger row, no cp.tid."""
+    grants = api.VideoGrants(
+        room_join=True,
+        room=room,
+        can_publish=True,
+        can_subscribe=True,
+        can_publish_data=True,
+        can_publish_sources=["microphone"],
+    )
+    return (
+        api.AccessToken(env.livekit_api_key, env.livekit_api_secret)
+        .with_identity(identity)
+        .with_kind("standard")
+        .with_ttl(timedelta(minutes=5))
+        .with_grants(grants)
+        .to_jwt()
+    )
+
+
+class Client:
+    """A real rtc participant and the moment it was disconnected."""
+
+    def __init__(self) -> None:
+        self.room = rtc.Room()
+        self.gone = asyncio.Event()
+        self.gone_at = 0.0
+        self.room.on("disconnected", self._on_disconnected)
+
+    def _on_disconnected(self, *_: object) -> None:
+        self.gone_at = time.monotonic()
+        self.gone.set()
+
+    async def connect(self, env: HarnessEnv, token: str) -> float:
+        await asyncio.wait_for(self.room.connect(env.livekit_ws_url, token), CONNECT_TIMEOUT)
+        return time.monotonic()
+
+    async def wait_gone(self, within: float) -> bool:
+        try:
+            await asyncio.wait_for(self.gone.wait(), within)
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.room.disconnect()
+
+
+@pytest_asyncio.fixture
+async def clients() -> AsyncIterator[Callable[[], Client]]:
+    made: list[Client] = []
+
+    def factory() -> Client:
+        client = Client()
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        await client.close()
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+async def _participations(served: ServedApp, room: str) -> list[Participation]:
+    async with unit_of_work(served.state.engine) as tx:
+        rows = (await tx.exec(select(Participation).where(Participation.room_name == room))).all()
+    return list(rows)
+
+
+async def _anomaly_rules(served: ServedApp) -> list[str]:
+    async with unit_of_work(served.state.engine) as tx:
+        return list((await tx.exec(select(Anomaly.rule))).all())
+
+
+async def test_forged_join_is_removed_within_two_seconds_and_a_minted_join_stays(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    session = await _create_session(served.base_url, await _bearer(harness_env, "alice"))
+    room = session["room"]
+    owner = clients()
+    await owner.connect(harness_env, session["token"])
+
+    intruder = clients()
+    joined = await intruder.connect(
+        harness_env, _forged_token(harness_env, room=room, identity="intruder-1")
+    )
+    assert await intruder.wait_gone(2.0), "forged participant still connected after 2 s"
+    assert intruder.gone_at - joined < 2.0
+
+    async def audited() -> bool:
+        rows = {p.identity: p for p in await _participations(served, room)}
+        return "intruder-1" in rows and session["identity"] in rows
+
+    await _eventually(audited)
+    rows = {p.identity: p for p in await _participations(served, room)}
+    assert rows["intruder-1"].verdict == "unexplained"
+    assert "no_token_id" in rows["intruder-1"].reasons
+    assert rows[session["identity"]].verdict == "explained"
+    assert rows[session["identity"]].token_id == session["token_id"]
+    assert "unexplained_join" in await _anomaly_rules(served)
+    # The legitimate owner was never touched.
+    await asyncio.sleep(1.0)
+    assert not owner.gone.is_set()
+    async with unit_of_work(served.state.engine) as tx:
+        task = (
+            await tx.exec(select(RemediationTask).where(RemediationTask.identity == "intruder-1"))
+        ).one()
+        steps = (
+            await tx.exec(
+                select(AuditRecord.details).where(AuditRecord.event_type == "remediation.action")
+            )
+        ).all()
+    assert task.kind == "evict"
+    assert task.status == "done"
+    assert [s["step"] for s in steps if s["task_id"] == task.id] == [
+        "revoke_permissions",
+        "remove_participant",
+    ]
+
+
+async def test_lock_removes_live_participant_within_one_second_and_rejoin_is_removed_again(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    alice_headers = await _bearer(harness_env, "alice")
+    session = await _create_session(served.base_url, alice_headers)
+    alice = clients()
+    await alice.connect(harness_env, session["token"])
+
+    async def explained() -> bool:
+        return any(p.verdict == "explained" for p in await _participations(served, session["room"]))
+
+    await _eventually(explained)
+    # Minted times are whole seconds: lock in a later second than the mint, so the token
+    # is unambiguously older than the lock (the re-kick list compares at that grain).
+    await asyncio.sleep(1.05 - time.time() % 1)
+
+    async with _admin(served.base_url, harness_env) as admin:
+        started = time.monotonic()
+        locked = await admin.post(
+            f"/v1/subjects/{session['identity']}/lock", json={"reason": "test"}
+        )
+        await _after_lock(
+            served, harness_env, clients, session, alice_headers, alice, admin, started, locked
+        )
+
+
+async def _after_lock(
+    served: ServedApp,
+    harness_env: HarnessEnv,
+    clients: Callable[[], Client],
+    session: dict[str, str],
+    alice_headers: dict[str, str],
+    alice: Client,
+    admin: httpx.AsyncClient,
+    started: float,
+    locked: httpx.Response,
+) -> None:
+    assert locked.status_code == 200, locked.text
+    assert locked.json()["status"] == "locked"
+    assert await alice.wait_gone(1.0), "locked subject still connected 1 s after the lock"
+    assert alice.gone_at - started < 1.0
+
+    # No new token for a locked subject.
+    refused = await _post(
+        served.base_url, f"/v1/sessions/{session['session_id']}/token", alice_headers
+    )
+    assert refused.status_code == 403
+
+    # The same (still unexpired) token gets in again and is removed again on sight.
+    again = clients()
+    rejoined = await again.connect(harness_env, session["token"])
+    assert await again.wait_gone(2.0), "rejoin with the old token was not removed"
+    assert again.gone_at - rejoined < 2.0
+    assert "rejoin_after_removal" in await _anomaly_rules(served)
+
+    # After an unlock the pre-lock token stays refused (re-kick list) ...
+    unlocked = await admin.post(f"/v1/subjects/{session['identity']}/unlock", json={})
+    assert unlocked.status_code == 200, unlocked.text
+    assert unlocked.json()["status"] == "active"
+    old_token = clients()
+    await old_token.connect(harness_env, session["token"])
+    assert await old_token.wait_gone(2.0), "a pre-lock token was honoured after the unlock"
+    # ... while a token minted after the unlock is honoured.
+    fresh = await _post(
+        served.base_url, f"/v1/sessions/{session['session_id']}/token", alice_headers
+    )
+    assert fresh.status_code == 200, fresh.text
+    back = clients()
+    await back.connect(harness_env, fresh.json()["token"])
+    assert not await back.wait_gone(2.0), "a token minted after the unlock was removed"
+
+
+async def test_member_cannot_lock_and_unknown_subject_is_404(
+    served: ServedApp, harness_env: HarnessEnv
+) -> None:
+    alice = await _bearer(harness_env, "alice")
+    session = await _create_session(served.base_url, alice)
+    carol = await _bearer(harness_env, "carol")
+    denied = await _post(served.base_url, f"/v1/subjects/{session['identity']}/lock", carol)
+    assert denied.status_code == 403
+    # An admin bearer token carries no amr: lock_subject needs a multi-factor login.
+    no_mfa = await _post(
+        served.base_url,
+        f"/v1/subjects/{session['identity']}/lock",
+        await _bearer(harness_env, "adam"),
+    )
+    assert no_mfa.status_code == 403
+    async with _admin(served.base_url, harness_env) as admin:
+        missing = await admin.post("/v1/subjects/sub_" + "0" * 32 + "/lock", json={})
+        assert missing.status_code == 404
+        malformed = await admin.post("/v1/subjects/not-a-pseudonym/lock", json={})
+        assert malformed.status_code == 404
+
+
+async def test_end_session_removes_participants_and_deletes_the_room(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    alice = await _bearer(harness_env, "alice")
+    session = await _create_session(served.base_url, alice)
+    member = clients()
+    await member.connect(harness_env, session["token"])
+    ended = await _post(served.base_url, f"/v1/sessions/{session['session_id']}/end", alice)
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["status"] == "ended"
+    assert await member.wait_gone(2.0)
+    async with api.LiveKitAPI(
+        harness_env.livekit_url, harness_env.livekit_api_key, harness_env.livekit_api_secret
+    ) as lk:
+
+        async def room_gone() -> bool:
+            rooms = await lk.room.list_rooms(api.ListRoomsRequest(names=[session["room"]]))
+            return not rooms.rooms
+
+        await _eventually(room_gone, within=5)
+    again = await _post(served.base_url, f"/v1/sessions/{session['session_id']}/end", alice)
+    assert again.status_code == 200  # idempotent
+    mint = await _post(served.base_url, f"/v1/sessions/{session['session_id']}/token", alice)
+    assert mint.status_code == 409
+
+
+async def test_end_all_sessions_of_a_subject(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    alice = await _bearer(harness_env, "alice")
+    first = await _create_session(served.base_url, alice)
+    second = await _create_session(served.base_url, alice)
+    one, two = clients(), clients()
+    await one.connect(harness_env, first["token"])
+    await two.connect(harness_env, second["token"])
+    response = await _post(served.base_url, f"/v1/subjects/{first['identity']}/sessions/end", alice)
+    assert response.status_code == 200, response.text
+    assert sorted(response.json()["ended"]) == sorted([first["session_id"], second["session_id"]])
+    assert await one.wait_gone(2.0)
+    assert await two.wait_gone(2.0)
+
+
+async def test_maximum_session_duration_removes_participants_at_the_deadline(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    session = await _create_session(served.base_url, await _bearer(harness_env, "alice"))
+    member = clients()
+    await member.connect(harness_env, session["token"])
+    deadline = time.monotonic() + 1.5
+    async with unit_of_work(served.state.engine) as tx:
+        await tx.exec(
+            update(VoiceSession)
+            .where(VoiceSession.id == session["session_id"])  # type: ignore[arg-type]
+            .values(expires_at=served.state.clock() + timedelta(seconds=1.5))
+        )
+    assert await member.wait_gone(5.0)
+    assert member.gone_at >= deadline - 0.1
+    assert member.gone_at - deadline < 2.0
+    async with unit_of_work(served.state.engine) as tx:
+        row = await tx.get(VoiceSession, session["session_id"])
+        assert row is not None
+        assert row.status == "ended"
+        assert row.end_reason == "maximum session duration reached"
+
+
+async def test_reconciler_catches_a_forged_join_when_webhooks_are_lost(
+    tmp_path: Path, database_url: str, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    # Served in-process without a port: livekit-server's webhooks never reach this app.
+    settings = _settings(tmp_path, database_url, harness_env, reconcile_interval_seconds=0.5)
+    async with running_app(settings) as app:
+        response = await app.client.post(
+            "/v1/sessions", json={}, headers=await _bearer(harness_env, "alice")
+        )
+        assert response.status_code == 201, response.text
+        room = response.json()["room"]
+        intruder = clients()
+        await intruder.connect(harness_env, _forged_token(harness_env, room=room, identity="ghost"))
+        assert await intruder.wait_gone(3.0), "the reconciler did not remove the forged join"
+        async with unit_of_work(app.state.engine) as tx:
+            row = (
+                await tx.exec(select(Participation).where(Participation.identity == "ghost"))
+            ).one()
+        assert row.source == "reconciler"
+        assert row.verdict == "unexplained"
