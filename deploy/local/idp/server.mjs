@@ -181,11 +181,19 @@ const configuration = {
     };
   },
   // Claims the control plane validates on bearer tokens (RFC 9068 JWT access tokens).
-  async extraTokenClaims(_ctx, token) {
+  async extraTokenClaims(ctx, token) {
     if (!token.accountId) return undefined; // client_credentials: no user, no user claims
     const [, user] = userBySub(token.accountId);
     if (!user) return undefined;
-    return { groups: user.groups, tenant: user.tenant, email_verified: user.emailVerified };
+    // How the user logged in (RFC 9068 §2.2.1): the code or refresh token being redeemed
+    // remembers it. The control plane's step-up rules (export_audit, policy management)
+    // and the risk step-up read amr and auth_time from bearer tokens too.
+    const login = ctx?.oidc?.entities?.AuthorizationCode ?? ctx?.oidc?.entities?.RefreshToken;
+    const claims = { groups: user.groups, tenant: user.tenant, email_verified: user.emailVerified };
+    if (login?.amr) claims.amr = login.amr;
+    if (login?.acr) claims.acr = login.acr;
+    if (login?.authTime) claims.auth_time = login.authTime;
+    return claims;
   },
   features: {
     devInteractions: { enabled: false },
