@@ -30,6 +30,10 @@ from control_plane.livekit.jobs import LiveKitWork
 from control_plane.livekit.routes import router as livekit_router
 from control_plane.logs import get_logger
 from control_plane.middleware import BodySizeLimitMiddleware, HttpMetrics, RequestContextMiddleware
+from control_plane.privacy.jobs import privacy_jobs
+from control_plane.privacy.redactor import TranscriptRedactor
+from control_plane.privacy.routes import internal_router as privacy_internal_router
+from control_plane.privacy.routes import router as privacy_router
 from control_plane.risk.address import parse_networks
 from control_plane.risk.limiter import RateLimiter
 from control_plane.sessions.jobs import session_jobs
@@ -51,6 +55,8 @@ PUBLIC_ROUTES = frozenset(
         "/docs",
         "/docs/oauth2-redirect",
         "/openapi.json",
+        # Authenticated by a session-bound worker credential (privacy/deps.py), not a user.
+        "/internal/v1/sessions/{session_id}/transcript",
         "/webhooks/livekit",  # authenticated by the webhook signature over the body
     }
 )
@@ -142,8 +148,12 @@ def create_app(
             clock=clock,
             wake=lambda name: runner.wake(name),
         )
+        redactor = TranscriptRedactor(workers=settings.privacy.redaction_workers)
         runner = JobRunner(
             [
+                *privacy_jobs(
+                    engine=engine, keys=keys, redactor=redactor, settings=settings, clock=clock
+                ),
                 *work.jobs(),
                 *session_jobs(
                     engine,
@@ -167,6 +177,7 @@ def create_app(
                 livekit=livekit_client,
                 limiter=limiter,
                 trusted_proxies=parse_networks(settings.server.trusted_proxies),
+                redactor=redactor,
                 jobs=runner,
                 livekit_work=work,
             )
@@ -187,6 +198,7 @@ def create_app(
                 await runner.stop()
                 reloader.remove()
                 await livekit_client.aclose()
+                await redactor.aclose()
                 await engine.dispose()
 
     app = FastAPI(
@@ -200,6 +212,8 @@ def create_app(
     app.include_router(health_router)
     app.include_router(identity_router)
     app.include_router(sessions_router)
+    app.include_router(privacy_router)
+    app.include_router(privacy_internal_router)
     app.include_router(subjects_router)
     app.include_router(livekit_router)
     app.include_router(policies_router)

@@ -10,12 +10,17 @@ import typer
 
 from control_plane.audit.cli import audit_app
 from control_plane.config import Settings, load_settings
+from control_plane.crypto.cli import rotate_kek
 from control_plane.errors import ConfigError
+from control_plane.privacy.cli import privacy_app, retention_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 keys_app = typer.Typer(no_args_is_help=True, help="Development keys and secrets.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(privacy_app, name="privacy")
+app.add_typer(retention_app, name="retention")
+keys_app.command("rotate-kek")(rotate_kek)
 
 
 def _settings() -> Settings:

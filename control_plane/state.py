@@ -16,6 +16,7 @@ from control_plane.identity.client import OidcClient
 from control_plane.jobs import JobRunner
 from control_plane.livekit.client import LiveKitRooms
 from control_plane.livekit.jobs import LiveKitWork
+from control_plane.privacy.redactor import TranscriptRedactor
 from control_plane.risk.address import Network
 from control_plane.risk.limiter import RateLimiter
 
@@ -35,5 +36,6 @@ class AppState:
     livekit: LiveKitRooms
     limiter: RateLimiter
     trusted_proxies: tuple[Network, ...]
+    redactor: TranscriptRedactor
     jobs: JobRunner
     livekit_work: LiveKitWork

@@ -91,6 +91,11 @@ def _decode(name: str, value: str) -> bytes:
     raise ConfigError(f"invalid setting keys.{name}: needs at least {KEY_BYTES} bytes (hex/base64)")
 
 
+def parse_key(name: str, text: str) -> bytes:
+    """Key material from hex or base64 text (at least 32 bytes); ConfigError names ``name``."""
+    return _decode(name, text)[:KEY_BYTES]
+
+
 def _b64(text: str) -> bytes:
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

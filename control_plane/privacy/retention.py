@@ -16,7 +16,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, and_, delete, func, or_, select, true, update
@@ -212,7 +212,11 @@ async def _audit_before(tx: AsyncSession, cutoff: datetime) -> datetime:
         )
     ).scalar()
     after_cutoff = cutoff + timedelta(microseconds=1)
-    return min(after_cutoff, first) if first is not None else after_cutoff
+    if first is None:
+        return after_cutoff
+    if first.tzinfo is None:  # SQLite returns naive UTC
+        first = first.replace(tzinfo=UTC)
+    return min(after_cutoff, first)
 
 
 async def _purge_audit(engine: AsyncEngine, cutoff: datetime, now: datetime) -> int | None:
