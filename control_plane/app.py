@@ -14,6 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from control_plane import __version__
+from control_plane.agents.routes import internal_router as agents_internal_router
+from control_plane.agents.routes import router as agents_router
+from control_plane.agents.runtime import AgentRuntime
+from control_plane.agents.supervisor import Supervisor
+from control_plane.agents.telemetry import AgentTelemetry
 from control_plane.authz.engine import PolicyStore
 from control_plane.authz.routes import router as policies_router
 from control_plane.authz.signals import SighupReloader
@@ -57,6 +62,9 @@ PUBLIC_ROUTES = frozenset(
         "/openapi.json",
         # Authenticated by a session-bound worker credential (privacy/deps.py), not a user.
         "/internal/v1/sessions/{session_id}/transcript",
+        "/internal/v1/sessions/{session_id}/metrics",
+        # Authenticated by a worker process credential (agents/deps.py).
+        "/internal/v1/workers/heartbeat",
         "/webhooks/livekit",  # authenticated by the webhook signature over the body
     }
 )
@@ -127,6 +135,7 @@ def create_app(
     """
     registry = CollectorRegistry()
     metrics = HttpMetrics(registry)
+    telemetry = AgentTelemetry(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -163,6 +172,11 @@ def create_app(
                 ),
             ]
         )
+        supervisor = (
+            Supervisor(engine=engine, keys=keys, settings=settings, clock=clock)
+            if settings.agents.workers
+            else None
+        )
         timeout = httpx.Timeout(settings.livekit.timeout_seconds, connect=2.0)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             app.state.cp = AppState(
@@ -180,6 +194,7 @@ def create_app(
                 redactor=redactor,
                 jobs=runner,
                 livekit_work=work,
+                agents=AgentRuntime(telemetry=telemetry, supervisor=supervisor),
             )
             work.intake.start()
             runner.start()
@@ -192,8 +207,12 @@ def create_app(
             reloader = SighupReloader(store=policies, engine=engine, clock=clock)
             reloader.install()
             try:
+                if supervisor is not None:
+                    await supervisor.start()
                 yield
             finally:
+                if supervisor is not None:
+                    await supervisor.stop()  # drain workers while the store is still open
                 await work.intake.stop()  # store what was acknowledged-in-flight first
                 await runner.stop()
                 reloader.remove()
@@ -217,6 +236,8 @@ def create_app(
     app.include_router(subjects_router)
     app.include_router(livekit_router)
     app.include_router(policies_router)
+    app.include_router(agents_router)
+    app.include_router(agents_internal_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import typer
 
+from control_plane.agents.cli import agents_app
 from control_plane.audit.cli import audit_app
 from control_plane.config import Settings, load_settings
 from control_plane.crypto.cli import rotate_kek
@@ -20,6 +21,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(retention_app, name="retention")
+app.add_typer(agents_app, name="agents")
 keys_app.command("rotate-kek")(rotate_kek)
 
 
@@ -39,6 +41,11 @@ def serve(
     from control_plane.logs import configure_logging
 
     settings = _settings()
+    # The bind address is part of the settings: supervised agent workers are told where
+    # to reach the internal API from it (agents.internal_url's default).
+    bind = {name: value for name, value in (("host", host), ("port", port)) if value}
+    if bind:
+        settings = settings.model_copy(update={"server": settings.server.model_copy(update=bind)})
     configure_logging()
     mode = "embedded" if not settings.database.url else "configured"
     typer.echo(
@@ -50,8 +57,8 @@ def serve(
     )
     uvicorn.run(
         create_app(settings),
-        host=host or settings.server.host,
-        port=port or settings.server.port,
+        host=settings.server.host,
+        port=settings.server.port,
         log_config=None,
         access_log=False,
         proxy_headers=False,

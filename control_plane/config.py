@@ -187,12 +187,36 @@ class PrivacySettings(_Section):
 
 
 class AgentSettings(_Section):
+    """Voice agent workers: how many this process supervises, and what each one gets.
+
+    A worker gets the agents' own LiveKit key pair (never ``livekit.api_key``), a
+    short-lived process credential (``credential_ttl_seconds``, rotated at two thirds of
+    its life) and the variables named in ``passthrough_env`` (e.g. a plugin's API key for
+    the chained pipeline); nothing else from this process's environment.
+    """
+
     workers: int = Field(default=0, ge=0, le=32)
-    agent_name: str = "big-mama"
-    pipeline: str = "offline"
+    agent_name: str = Field(default="big-mama", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    pipeline: str = Field(default="offline", pattern="^(offline|chained|realtime)$")
     livekit_api_key: str = ""
     livekit_api_secret: SecretStr = SecretStr("")
     credential_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    # Where workers reach the internal API; default http://<server.host>:<server.port>.
+    internal_url: str = ""
+    passthrough_env: tuple[str, ...] = ()
+    max_jobs_per_worker: int = Field(default=4, ge=1, le=64)
+    # CPU load above which a worker declines jobs (livekit-agents' gate; inf disables it).
+    load_threshold: float = Field(default=0.75, gt=0)
+    heartbeat_interval_seconds: float = Field(default=5.0, ge=0.1, le=300)
+    heartbeat_timeout_seconds: float = Field(default=30.0, ge=1)
+    startup_grace_seconds: float = Field(default=120.0, ge=1)
+    health_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    restart_backoff_seconds: float = Field(default=1.0, gt=0)
+    restart_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    # A process up this long has recovered: its next failure restarts with the base delay.
+    stable_after_seconds: float = Field(default=60.0, gt=0)
+    drain_timeout_seconds: float = Field(default=30.0, ge=1, le=3600)
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
 
 class Settings(BaseSettings):
@@ -247,6 +271,14 @@ def unsafe_settings(settings: Settings) -> list[Problem]:
         )
     if settings.tokens.default_ttl_seconds > settings.tokens.max_ttl_seconds:
         problems.append("tokens.default_ttl_seconds: larger than tokens.max_ttl_seconds")
+    if settings.agents.workers and settings.agents.livekit_api_key in {
+        "",
+        settings.livekit.api_key,
+    }:
+        problems.append(
+            "agents.livekit_api_key: workers need their own LiveKit key pair, never the "
+            "control plane's (livekit.md §5.10)"
+        )
     if settings.is_development:
         return problems
     if not settings.oidc.issuer.startswith("https://"):
@@ -272,6 +304,10 @@ def unsafe_settings(settings: Settings) -> list[Problem]:
             problems.append(f"keys.{name}: required in production (development key files refused)")
         elif len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
             problems.append(f"keys.{name}: shorter than {MIN_SECRET_BYTES} bytes")
+    if settings.agents.workers and (
+        len(settings.agents.livekit_api_secret.get_secret_value().encode()) < MIN_SECRET_BYTES
+    ):
+        problems.append(f"agents.livekit_api_secret: shorter than {MIN_SECRET_BYTES} bytes")
     for name, secret in (
         ("livekit.api_secret", settings.livekit.api_secret),
         ("livekit.webhook_api_secret", settings.livekit.webhook_api_secret),

@@ -8,6 +8,7 @@ import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from control_plane.agents.runtime import AgentRuntime
 from control_plane.authz.engine import PolicyStore
 from control_plane.clock import Clock
 from control_plane.config import Settings
@@ -39,3 +40,4 @@ class AppState:
     redactor: TranscriptRedactor
     jobs: JobRunner
     livekit_work: LiveKitWork
+    agents: AgentRuntime

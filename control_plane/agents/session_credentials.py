@@ -37,6 +37,23 @@ async def issue_session_credential(
     now: datetime,
 ) -> str:
     """Sign a credential bound to one session (``sid``) and record it for revocation."""
+    token, _ = await issue_session_credential_claims(
+        tx, keys=keys, session_id=session_id, dispatch_id=dispatch_id, ttl=ttl, now=now
+    )
+    return token
+
+
+async def issue_session_credential_claims(
+    tx: AsyncSession,
+    *,
+    keys: KeyRing,
+    session_id: str,
+    dispatch_id: str,
+    ttl: timedelta,
+    now: datetime,
+) -> tuple[str, WorkerClaims]:
+    """``issue_session_credential`` that also returns the claims (the jti a dispatch row
+    records, so revoking a dispatch can name its credential)."""
     token, claims = issue_credential(
         keys.worker_credential_key,
         kind=CredentialKind.SESSION,
@@ -56,7 +73,7 @@ async def issue_session_credential(
         )
     )
     await tx.flush()
-    return token
+    return token, claims
 
 
 async def authenticate_session_credential(

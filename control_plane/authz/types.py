@@ -39,6 +39,7 @@ class Action(StrEnum):
     INVITE_PARTICIPANT = "invite_participant"
     READ_SESSION = "read_session"
     WRITE_TRANSCRIPT = "write_transcript"
+    WRITE_METRICS = "write_metrics"
     READ_AUDIT = "read_audit"
     EXPORT_AUDIT = "export_audit"
     READ_AGENTS = "read_agents"

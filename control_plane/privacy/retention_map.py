@@ -95,6 +95,8 @@ TARGETS: tuple[RetentionTarget, ...] = (
     RetentionTarget(
         RC.SESSION_METADATA, "worker_credential", "expires_at", session_column="session_id"
     ),
+    # A supervised worker slot: kept while supervised, then like session metadata.
+    RetentionTarget(RC.SESSION_METADATA, "agent_worker", "stopped_at"),
     RetentionTarget(
         RC.SESSION_METADATA,
         "browser_session",

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.agents.dispatches import list_room_dispatches, mark_dispatch_deleted
+from control_plane.agents.session_credentials import revoke_session_credentials
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.livekit.remediation import RemediationKind, Wake, schedule_remediation
@@ -83,8 +84,9 @@ async def end_session_record(
     decision_id: str | None = None,
     policy_version: str | None = None,
 ) -> bool:
-    """End a live session once: status ended, dispatches deleted, everyone removed, room
-    deleted (durable remediation), audited. False if it had already ended."""
+    """End a live session once: status ended, dispatches deleted, agent credentials
+    revoked, everyone removed, room deleted (durable remediation), audited. False if it
+    had already ended."""
     result = await tx.exec(
         update(VoiceSession)
         .where(col(VoiceSession.id) == session.id)
@@ -109,6 +111,9 @@ async def end_session_record(
             wake=wake,
         )
         await mark_dispatch_deleted(tx, dispatch_id=dispatch.id, now=now)
+    # The agent's session credential dies with the session: nothing more may be written
+    # into it (the finalisation pass revokes again, idempotently).
+    revoked = await revoke_session_credentials(tx, session_id=session.id, now=now)
     await schedule_remediation(
         tx,
         kind=RemediationKind.END_ROOM,
@@ -129,7 +134,11 @@ async def end_session_record(
             decision_id=decision_id,
             policy_version=policy_version,
             request_id=request_id,
-            details={"reason": reason, "dispatches_deleted": len(dispatches)},
+            details={
+                "reason": reason,
+                "dispatches_deleted": len(dispatches),
+                "credentials_revoked": revoked,
+            },
         ),
         now=now,
     )

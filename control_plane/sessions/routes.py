@@ -6,14 +6,17 @@ from datetime import timedelta
 
 from fastapi import APIRouter, status
 
+from control_plane.agents.deps import Dispatch
 from control_plane.deps import State, Tx
-from control_plane.sessions import revocation, service
+from control_plane.sessions import agent, revocation, service
 from control_plane.sessions.deps import ApiCaller, MintCaller, Revocation, Services
 from control_plane.sessions.schemas import (
     CreateSessionRequest,
     GrantsOut,
     InviteResponse,
     JoinResponse,
+    SessionAgentOut,
+    SessionCreatedResponse,
     SessionEndedOut,
     SubjectSessionsEndedOut,
     SubjectStatusOut,
@@ -53,17 +56,41 @@ def _ttl(seconds: int | None) -> timedelta | None:
     return timedelta(seconds=seconds) if seconds is not None else None
 
 
+def _created_response(grant: agent.SessionGrant, livekit_url: str) -> SessionCreatedResponse:
+    join = _join_response(grant.join, livekit_url)
+    outcome = grant.agent
+    dispatched = outcome.agent if outcome is not None else None
+    return SessionCreatedResponse(
+        **join.model_dump(),
+        agent=SessionAgentOut(
+            dispatch_id=dispatched.dispatch_id,
+            agent_name=dispatched.agent_name,
+            decision_id=dispatched.decision_id,
+        )
+        if dispatched is not None
+        else None,
+        agent_reason=outcome.reason if outcome is not None else None,
+        agent_decision_id=outcome.decision_id if outcome is not None else None,
+    )
+
+
 @router.post(
     "",
-    response_model=JoinResponse,
+    response_model=SessionCreatedResponse,
     status_code=status.HTTP_201_CREATED,
     responses=_ERRORS,
-    summary="Create a voice session and get the owner's join token",
+    summary="Create a voice session (with a voice agent if asked and allowed) and get the "
+    "owner's join token",
 )
 async def create_session(
-    body: CreateSessionRequest, caller: MintCaller, tx: Tx, state: State, services: Services
-) -> JoinResponse:
-    grant = await service.create_session(
+    body: CreateSessionRequest,
+    caller: MintCaller,
+    tx: Tx,
+    state: State,
+    services: Services,
+    dispatch: Dispatch,
+) -> SessionCreatedResponse:
+    grant = await agent.create_session_with_agent(
         tx,
         caller=caller,
         options=SessionOptions(
@@ -73,9 +100,10 @@ async def create_session(
             with_agent=body.with_agent,
         ),
         services=services,
+        dispatch=dispatch,
         now=state.clock(),
     )
-    return _join_response(grant, state.settings.livekit.ws_url)
+    return _created_response(grant, state.settings.livekit.ws_url)
 
 
 @router.post(

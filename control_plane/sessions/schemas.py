@@ -42,6 +42,23 @@ class JoinResponse(_Strict):
     policy_version: str
 
 
+class SessionAgentOut(_Strict):
+    """The voice agent dispatched into a new session (its credential went to the agent)."""
+
+    dispatch_id: str
+    agent_name: str
+    decision_id: str
+
+
+class SessionCreatedResponse(JoinResponse):
+    """The owner's join, plus the agent when one was asked for: ``agent`` is null with
+    ``agent_reason`` (and the deciding ``agent_decision_id``) when none was dispatched."""
+
+    agent: SessionAgentOut | None = None
+    agent_reason: str | None = None
+    agent_decision_id: str | None = None
+
+
 class InviteResponse(_Strict):
     invite: str
     expires_at: datetime

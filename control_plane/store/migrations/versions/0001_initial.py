@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-24 00:06:51.215141
+Create Date: 2026-11-24 00:19:38.087220
 """
 
 from __future__ import annotations
@@ -35,6 +35,30 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("agent_dispatch", schema=None) as batch_op:
         batch_op.create_index("ix_agent_dispatch_room", ["room_name"], unique=False)
+
+    op.create_table(
+        "agent_worker",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("supervisor_id", sqlmodel.sql.sqltypes.AutoString(length=96), nullable=False),
+        sa.Column("slot", sa.Integer(), nullable=False),
+        sa.Column("agent_name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=True),
+        sa.Column("process_alive", sa.Boolean(), nullable=False),
+        sa.Column("restarts", sa.Integer(), nullable=False),
+        sa.Column("last_exit_code", sa.Integer(), nullable=True),
+        sa.Column("active_jobs", sa.Integer(), nullable=False),
+        sa.Column("credential_jti", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("credential_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("stopped_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("agent_worker", schema=None) as batch_op:
+        batch_op.create_index("ix_agent_worker_supervisor", ["supervisor_id"], unique=False)
 
     op.create_table(
         "anomaly",
@@ -341,6 +365,27 @@ def upgrade() -> None:
         batch_op.create_index("ix_transcript_session_subject", ["subject_id"], unique=False)
 
     op.create_table(
+        "turn_metric",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("turn_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("agent", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("eou_delay_ms", sa.Float(), nullable=True),
+        sa.Column("llm_ttft_ms", sa.Float(), nullable=True),
+        sa.Column("tts_ttfb_ms", sa.Float(), nullable=True),
+        sa.Column("time_to_first_audio_ms", sa.Float(), nullable=True),
+        sa.Column("e2e_response_ms", sa.Float(), nullable=True),
+        sa.Column("tool_calls", sa.JSON(), nullable=False),
+        sa.Column("interrupted", sa.Boolean(), nullable=False),
+        sa.Column("reconnects", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("turn_metric", schema=None) as batch_op:
+        batch_op.create_index("ix_turn_metric_created", ["created_at"], unique=False)
+        batch_op.create_index("ix_turn_metric_session", ["session_id"], unique=False)
+
+    op.create_table(
         "voice_session",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("room_name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -421,6 +466,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_voice_session_owner")
 
     op.drop_table("voice_session")
+    with op.batch_alter_table("turn_metric", schema=None) as batch_op:
+        batch_op.drop_index("ix_turn_metric_session")
+        batch_op.drop_index("ix_turn_metric_created")
+
+    op.drop_table("turn_metric")
     with op.batch_alter_table("transcript_session", schema=None) as batch_op:
         batch_op.drop_index("ix_transcript_session_subject")
 
@@ -489,6 +539,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_anomaly_created")
 
     op.drop_table("anomaly")
+    with op.batch_alter_table("agent_worker", schema=None) as batch_op:
+        batch_op.drop_index("ix_agent_worker_supervisor")
+
+    op.drop_table("agent_worker")
     with op.batch_alter_table("agent_dispatch", schema=None) as batch_op:
         batch_op.drop_index("ix_agent_dispatch_room")
 

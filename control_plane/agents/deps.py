@@ -1,0 +1,61 @@
+"""Agent dependencies: the worker process behind a heartbeat, and dispatch services."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from control_plane.agents.credentials import InvalidWorkerCredential
+from control_plane.agents.dispatch import DispatchServices
+from control_plane.agents.types import WorkerClaims
+from control_plane.agents.worker_credentials import authenticate_worker_credential
+from control_plane.audit.service import append_audit
+from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+from control_plane.deps import RequestId, State, Tx
+from control_plane.privacy.errors import WorkerAuthenticationFailed
+
+
+async def get_process_worker(
+    request: Request, state: State, tx: Tx, request_id: RequestId
+) -> WorkerClaims:
+    """A worker process holding a valid, recorded, unrevoked WORKER credential.
+
+    Session credentials, identity tokens, LiveKit tokens and cookies never qualify. Every
+    failure is the same 401; the exact reason is audited.
+    """
+    authorization = request.headers.get("authorization") or ""
+    scheme, _, token = authorization.partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidWorkerCredential("credential rejected: no bearer credential")
+        return await authenticate_worker_credential(
+            tx, key=state.keys.worker_credential_key, token=token.strip(), now=state.clock()
+        )
+    except InvalidWorkerCredential as exc:
+        await append_audit(
+            tx,
+            event=AuditEvent(
+                type=AuditEventType.BEARER_REJECTED,
+                outcome=Outcome.FAILURE,
+                reason=exc.message[:200],
+                request_id=request_id,
+                details={"path": request.url.path[:128], "credential": "worker-process"},
+            ),
+            now=state.clock(),
+        )
+        raise WorkerAuthenticationFailed() from None
+
+
+ProcessWorker = Annotated[WorkerClaims, Depends(get_process_worker)]
+
+
+async def get_dispatch_services(state: State) -> DispatchServices:
+    """LiveKit (the control plane's key: dispatch needs room admin), the key ring and the
+    agent name workers register under."""
+    return DispatchServices(
+        livekit=state.livekit, keys=state.keys, agent_name=state.settings.agents.agent_name
+    )
+
+
+Dispatch = Annotated[DispatchServices, Depends(get_dispatch_services)]
