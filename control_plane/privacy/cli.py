@@ -27,9 +27,11 @@ def redact(
 
     Exit status 0 when every line was redacted, 1 when at least one line failed.
     """
+    from control_plane.logs import configure_logging
     from control_plane.privacy.redaction import Redactor
     from control_plane.privacy.redaction.cli import run_redact_stream
 
+    configure_logging("WARNING", stream=sys.stderr)  # stdout carries the answers only
     if workers > 0:
         from control_plane.privacy.redaction.pool import RedactionPool
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -67,9 +68,12 @@ PrivacyDeps = Annotated[PrivacyServices, Depends(get_privacy_services)]
 
 
 def get_erasure_services(state: State) -> ErasureServices:
-    """Keys, the current policy snapshot and the LiveKit server API."""
+    """Keys, the current policy snapshot and the remediation wake-up (LiveKit side)."""
     return ErasureServices(
-        keys=state.keys, policies=state.policies.current, livekit=state.livekit
+        keys=state.keys,
+        policies=state.policies.current,
+        rekick=timedelta(seconds=state.settings.webhooks.rekick_seconds),
+        wake=state.jobs.wake,
     )
 
 

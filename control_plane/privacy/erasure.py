@@ -6,10 +6,10 @@ One transaction, in this order, holding the subject's row lock throughout:
 2. a legal hold on the subject or one of its sessions blocks it: 409, ``erasure_blocked``
    audited and the request recorded as ``blocked`` (both survive the rollback);
 3. the subject is marked ``erasing`` (treated as locked by Cedar: no new mint can pass);
-4. live participation ends through LiveKit: owned live rooms are deleted, the subject's
-   identities are removed from other live rooms (best effort, counted in the receipt;
-   a rejoin with an old token has no ledger row any more and is remediated by join
-   auditing);
+4. live participation ends through LiveKit: owned live sessions are ended (room deleted)
+   and the subject is evicted from every other room, as durable remediation tasks that
+   run as soon as this commits; the re-kick list refuses its earlier tokens meanwhile, and
+   a rejoin with an old token has no ledger row any more (join auditing removes it);
 5. the subject's data key is destroyed (crypto-shredding: every ciphertext under it, in
    any copy taken after the last KEK rotation, is now unreadable);
 6. its rows are deleted (``erasure_map``), owned sessions with all their rows;
@@ -25,7 +25,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, true
 from sqlmodel import col, select
@@ -49,15 +49,16 @@ from control_plane.crypto.keyring import KeyRing
 from control_plane.crypto.service import destroy_data_key
 from control_plane.identity.tables import Subject
 from control_plane.identity.types import Principal
-from control_plane.livekit.client import LiveKitRooms
-from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
+from control_plane.livekit.remediation import Wake
 from control_plane.logs import get_logger
 from control_plane.privacy.erasure_map import SUBJECT_ROWS
 from control_plane.privacy.errors import ErasureBlocked, SubjectNotFound
 from control_plane.privacy.receipt import build_receipt
 from control_plane.privacy.retention import delete_session_rows
 from control_plane.privacy.tables import ErasureRequest
-from control_plane.sessions.tables import SessionMember, VoiceSession
+from control_plane.sessions.lifecycle import end_session_record, list_owned_active_sessions
+from control_plane.sessions.revocation import evict_subject_everywhere
+from control_plane.sessions.tables import VoiceSession
 from control_plane.store.metadata import load_metadata
 from control_plane.store.uow import keep_on_rollback
 
@@ -68,7 +69,8 @@ _log = get_logger("control_plane.privacy.erasure")
 class ErasureServices:
     keys: KeyRing
     policies: PolicySnapshot
-    livekit: LiveKitRooms
+    rekick: timedelta
+    wake: Wake | None
 
 
 def cedar_user(principal: Principal, subject: Subject | None) -> PrincipalRef:
@@ -124,58 +126,35 @@ async def _held_sessions(tx: AsyncSession, subject_id: str) -> int:
     return len(rows)
 
 
-async def _remove_from_room(livekit: LiveKitRooms, room: str, subject_id: str) -> int:
-    removed = 0
-    for participant in await livekit.list_participants(room=room):
-        identity = participant.identity
-        if identity == subject_id or identity.startswith(f"{subject_id}#"):
-            try:
-                await livekit.remove_participant(room=room, identity=identity)
-                removed += 1
-            except LiveKitNotFound:
-                continue
-    return removed
-
-
 async def end_live_participation(
-    tx: AsyncSession, *, livekit: LiveKitRooms, subject_id: str
+    tx: AsyncSession, *, services: ErasureServices, subject_id: str, actor: str, now: datetime
 ) -> dict[str, int]:
-    """Delete the subject's live rooms and remove it from the others; counts, best effort."""
-    owned = (
-        await tx.exec(
-            select(VoiceSession.room_name)
-            .where(VoiceSession.owner_subject_id == subject_id)
-            .where(VoiceSession.status == "active")
-        )
-    ).all()
-    member = (
-        await tx.exec(
-            select(VoiceSession.room_name)
-            .join(SessionMember, col(SessionMember.session_id) == col(VoiceSession.id))
-            .where(SessionMember.subject_id == subject_id)
-            .where(VoiceSession.owner_subject_id != subject_id)
-            .where(VoiceSession.status == "active")
-        )
-    ).all()
-    counts = {"rooms_closed": 0, "participants_removed": 0, "livekit_failures": 0}
-    for room in owned:
-        try:
-            await livekit.delete_room(room=room)
-            counts["rooms_closed"] += 1
-        except LiveKitNotFound:
-            continue
-        except LiveKitUnavailable:
-            counts["livekit_failures"] += 1
-    for room in member:
-        try:
-            counts["participants_removed"] += await _remove_from_room(livekit, room, subject_id)
-        except LiveKitNotFound:
-            continue
-        except LiveKitUnavailable:
-            counts["livekit_failures"] += 1
-    if counts["livekit_failures"]:
-        _log.warning("privacy.erasure_livekit_failed", count=counts["livekit_failures"])
-    return counts
+    """End the subject's live sessions and evict it from every other room.
+
+    Durable: LiveKit calls run as remediation tasks right after this commits, retried until
+    done; the re-kick list refuses the subject's earlier tokens meanwhile (LiveKit keeps
+    refreshing a removed participant's token for ~10 minutes).
+    """
+    ended = 0
+    for session in await list_owned_active_sessions(tx, subject_id=subject_id):
+        if await end_session_record(
+            tx,
+            session=session,
+            reason="subject erased",
+            actor=actor,
+            now=now,
+            wake=services.wake,
+        ):
+            ended += 1
+    rooms = await evict_subject_everywhere(
+        tx,
+        subject_id=subject_id,
+        reason="subject erased",
+        now=now,
+        rekick=services.rekick,
+        wake=services.wake,
+    )
+    return {"sessions_ended": ended, "rooms_evicted": rooms}
 
 
 async def delete_subject_rows(tx: AsyncSession, *, subject_id: str) -> dict[str, int]:
@@ -205,9 +184,7 @@ async def delete_subject_rows(tx: AsyncSession, *, subject_id: str) -> dict[str,
     return {k: v for k, v in sorted(counts.items()) if v}
 
 
-async def _block(
-    tx: AsyncSession, record: _Record, *, reason: str, now: datetime
-) -> None:
+async def _block(tx: AsyncSession, record: _Record, *, reason: str, now: datetime) -> None:
     record.status, record.reason = "blocked", reason
     await append_audit(
         tx,
@@ -281,7 +258,9 @@ async def erase_subject(
         target.status, target.status_reason, target.status_changed_at = "erasing", "erasure", now
         tx.add(target)
         await tx.flush()
-    live = await end_live_participation(tx, livekit=services.livekit, subject_id=subject_id)
+    live = await end_live_participation(
+        tx, services=services, subject_id=subject_id, actor=requester.subject_id, now=now
+    )
     key_existed = await destroy_data_key(tx, subject_id=subject_id)
     counts = await delete_subject_rows(tx, subject_id=subject_id)
     if key_existed:

@@ -212,7 +212,7 @@ async def _audit_before(tx: AsyncSession, cutoff: datetime) -> datetime:
         )
     ).scalar()
     after_cutoff = cutoff + timedelta(microseconds=1)
-    if first is None:
+    if not isinstance(first, datetime):
         return after_cutoff
     if first.tzinfo is None:  # SQLite returns naive UTC
         first = first.replace(tzinfo=UTC)
