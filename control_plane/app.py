@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 
 import httpx
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from control_plane import __version__
@@ -19,6 +21,8 @@ from control_plane.agents.routes import router as agents_router
 from control_plane.agents.runtime import AgentRuntime
 from control_plane.agents.supervisor import Supervisor
 from control_plane.agents.telemetry import AgentTelemetry
+from control_plane.audit.jobs import audit_jobs
+from control_plane.audit.routes import router as audit_router
 from control_plane.authz.engine import PolicyStore
 from control_plane.authz.routes import router as policies_router
 from control_plane.authz.signals import SighupReloader
@@ -40,8 +44,12 @@ from control_plane.privacy.redactor import TranscriptRedactor
 from control_plane.privacy.routes import internal_router as privacy_internal_router
 from control_plane.privacy.routes import router as privacy_router
 from control_plane.risk.address import parse_networks
+from control_plane.risk.jobs import risk_jobs
 from control_plane.risk.limiter import RateLimiter
+from control_plane.risk.monitor import DetectionRules, RiskMonitor
+from control_plane.risk.routes import router as anomalies_router
 from control_plane.sessions.jobs import session_jobs
+from control_plane.sessions.revocation import evict_subject_everywhere
 from control_plane.sessions.routes import router as sessions_router
 from control_plane.sessions.routes import subjects_router
 from control_plane.state import AppState
@@ -148,6 +156,19 @@ def create_app(
         )
         policies = PolicyStore.open(settings.policies.dir)
         limiter = RateLimiter(settings.risk.storage_url)
+
+        async def evict(tx: AsyncSession, *, subject_id: str, reason: str, now: datetime) -> None:
+            # A lock from anomaly detection removes the subject from LiveKit too.
+            await evict_subject_everywhere(
+                tx,
+                subject_id=subject_id,
+                reason=reason,
+                now=now,
+                rekick=timedelta(seconds=settings.webhooks.rekick_seconds),
+                wake=lambda name: runner.wake(name),
+            )
+
+        risk = RiskMonitor(limiter, DetectionRules.from_settings(settings.risk), evict=evict)
         livekit_client = livekit or make_livekit_client(settings.livekit)
         # Jobs wake each other after commits; the runner is bound late (it needs the jobs).
         work = LiveKitWork(
@@ -164,6 +185,10 @@ def create_app(
                     engine=engine, keys=keys, redactor=redactor, settings=settings, clock=clock
                 ),
                 *work.jobs(),
+                *audit_jobs(
+                    engine, key=keys.audit_signing_key, settings=settings.audit, clock=clock
+                ),
+                *risk_jobs(engine, http=lambda: http, settings=settings, clock=clock),
                 *session_jobs(
                     engine,
                     clock=clock,
@@ -194,6 +219,7 @@ def create_app(
                 redactor=redactor,
                 jobs=runner,
                 livekit_work=work,
+                risk=risk,
                 agents=AgentRuntime(telemetry=telemetry, supervisor=supervisor),
             )
             work.intake.start()
@@ -236,6 +262,8 @@ def create_app(
     app.include_router(subjects_router)
     app.include_router(livekit_router)
     app.include_router(policies_router)
+    app.include_router(audit_router)
+    app.include_router(anomalies_router)
     app.include_router(agents_router)
     app.include_router(agents_internal_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)

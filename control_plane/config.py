@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from control_plane.errors import ConfigError
+from control_plane.risk.types import AnomalyResponse, DetectorRule
 
 HARD_MAX_TOKEN_TTL_SECONDS = 600
 MIN_SECRET_BYTES = 32
@@ -133,11 +134,35 @@ class RiskSettings(_Section):
     mint_limit_per_address: str = "120/minute"
     webhook_limit: str = "6000/minute"
     high_risk_score: int = Field(default=80, ge=0, le=100)
+    # Anomaly detection (risk/detectors.py). Counters live in `storage_url` next to the
+    # rate limits, so every replica sees the same streams. Rule -> response; a rule left
+    # out only alerts. step_up raises the subject's risk score over the policies'
+    # high-risk threshold until an MFA login; lock locks the subject.
+    detection_enabled: bool = True
+    responses: dict[DetectorRule, AnomalyResponse] = Field(
+        default_factory=lambda: {
+            DetectorRule.MINT_RATE: AnomalyResponse.STEP_UP,
+            DetectorRule.AUTH_FAILURES: AnomalyResponse.ALERT,
+            DetectorRule.SESSION_FANOUT: AnomalyResponse.ALERT,
+        }
+    )
+    mint_window_seconds: int = Field(default=300, ge=10)
+    mint_baseline_windows: int = Field(default=12, ge=1, le=288)
+    mint_ewma_alpha: float = Field(default=0.3, gt=0, le=1)
+    mint_floor: float = Field(default=5.0, gt=0)  # baseline never below this per window
+    mint_factor: float = Field(default=4.0, gt=1)  # alert above factor x baseline
+    auth_failure_window_seconds: int = Field(default=600, ge=10)
+    auth_failure_threshold: int = Field(default=20, ge=1)  # alert above this per window
+    session_fanout_window_seconds: int = Field(default=3600, ge=60)
+    session_fanout_threshold: int = Field(default=10, ge=1)  # alert above this per window
+    alert_interval_seconds: float = Field(default=5.0, gt=0)
+    alert_max_attempts: int = Field(default=10, ge=1, le=100)
 
 
 class AuditSettings(_Section):
     checkpoint_interval_seconds: int = Field(default=300, ge=1)
     checkpoint_every_records: int = Field(default=1000, ge=1)
+    verify_limit: str = "6/minute"  # full-chain verifications per reader (GET /v1/audit/verify)
 
 
 class WebhookSettings(_Section):
@@ -281,6 +306,12 @@ def unsafe_settings(settings: Settings) -> list[Problem]:
         )
     if settings.is_development:
         return problems
+    if settings.webhooks.alert_url and not settings.webhooks.alert_url.startswith("https://"):
+        problems.append("webhooks.alert_url: must be an https:// URL in production")
+    if settings.webhooks.alert_url and (
+        len(settings.webhooks.alert_secret.get_secret_value().encode()) < MIN_SECRET_BYTES
+    ):
+        problems.append(f"webhooks.alert_secret: shorter than {MIN_SECRET_BYTES} bytes")
     if not settings.oidc.issuer.startswith("https://"):
         problems.append("oidc.issuer: must be an https:// URL in production")
     if "*" in settings.oidc.audience or not settings.oidc.audience:

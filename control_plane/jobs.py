@@ -53,8 +53,11 @@ class JobRunner:
                 raise
             except Exception as exc:  # a process edge: log, keep the loop alive
                 _log.error("job.step_failed", service=job.name, error_code=type(exc).__name__)
+            # Not asyncio.wait_for: on 3.11 it swallows a cancel that races a wake-up
+            # (the event set just before stop()), and stop() then waits forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), job.interval_seconds)
+                async with asyncio.timeout(job.interval_seconds):
+                    await wakeup.wait()
             wakeup.clear()
 
     async def stop(self) -> None:

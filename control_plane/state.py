@@ -20,6 +20,7 @@ from control_plane.livekit.jobs import LiveKitWork
 from control_plane.privacy.redactor import TranscriptRedactor
 from control_plane.risk.address import Network
 from control_plane.risk.limiter import RateLimiter
+from control_plane.risk.monitor import RiskMonitor
 
 
 @dataclass(frozen=True)
@@ -40,4 +41,5 @@ class AppState:
     redactor: TranscriptRedactor
     jobs: JobRunner
     livekit_work: LiveKitWork
+    risk: RiskMonitor
     agents: AgentRuntime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -15,6 +16,7 @@ from control_plane.audit.service import (
 )
 from control_plane.audit.tables import AuditCheckpoint
 from control_plane.config import AuditSettings
+from control_plane.jobs import Job
 from control_plane.logs import get_logger
 from control_plane.store.engine import try_lease
 from control_plane.store.uow import unit_of_work
@@ -86,3 +88,21 @@ async def run_checkpoint_step(
     if checkpoint is not None:
         _log.info("audit.checkpoint_written", seq=checkpoint.head_seq)
     return checkpoint
+
+
+CHECKPOINT_JOB = "audit.checkpoint"
+
+
+def audit_jobs(
+    engine: AsyncEngine,
+    *,
+    key: Ed25519PrivateKey,
+    settings: AuditSettings,
+    clock: Callable[[], datetime],
+) -> list[Job]:
+    """The checkpoint job (every replica runs it; the lease makes one sign at a time)."""
+
+    async def step() -> AuditCheckpoint | None:
+        return await run_checkpoint_step(engine, key=key, settings=settings, now=clock())
+
+    return [Job(CHECKPOINT_JOB, poll_seconds(settings), step)]

@@ -67,6 +67,8 @@ async def get_principal(
         return await _authenticate(request, state, tx)
     except (AuthenticationFailed, CsrfRejected) as exc:
         reason = exc.reason if isinstance(exc, AuthenticationFailed) else "csrf token rejected"
+        address_key = pseudonymize_address(state.keys.pseudonym_key, address)
+        now = state.clock()
         await append_audit(
             tx,
             event=AuditEvent(
@@ -74,12 +76,14 @@ async def get_principal(
                 outcome=Outcome.FAILURE,
                 reason=reason,
                 request_id=request_id,
-                details={
-                    "path": request.url.path[:128],
-                    "address": pseudonymize_address(state.keys.pseudonym_key, address),
-                },
+                details={"path": request.url.path[:128], "address": address_key},
             ),
-            now=state.clock(),
+            now=now,
+        )
+        # Failures per address feed anomaly detection (a counter increment; an anomaly
+        # and its alert only when the threshold is crossed). Both survive the rollback.
+        await state.risk.observe_auth_failure(
+            tx, address_key=address_key, request_id=request_id, now=now
         )
         raise
 

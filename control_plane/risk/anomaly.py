@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from control_plane.audit.access import authorize_audit_scope
 from control_plane.audit.service import append_audit
-from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+from control_plane.audit.types import AuditEvent, AuditEventType, AuditScope, Outcome
+from control_plane.authz.engine import PolicySnapshot
+from control_plane.authz.types import Action
+from control_plane.identity.types import Principal
 from control_plane.risk.tables import Anomaly
 from control_plane.risk.types import SEVERITY_SCORE, AnomalyResponse, Severity
+from control_plane.store.uow import keep_on_rollback
 
 RISK_WINDOW = timedelta(hours=1)
 
@@ -26,23 +32,34 @@ async def raise_anomaly(
     session_id: str | None,
     evidence: dict[str, object],
     now: datetime,
+    tenant: str | None = None,
+    request_id: str | None = None,
 ) -> Anomaly:
-    """Record an anomaly and its audit record (which survives a rollback of the caller).
+    """Record an anomaly and its audit record; both survive a rollback of the caller (an
+    authentication failure's request always rolls back, its anomaly must not).
 
     Evidence must be pseudonymous: ids, counts, reasons, never PII or tokens.
     """
-    anomaly = Anomaly(
-        id=f"an_{secrets.token_hex(10)}",
-        rule=rule,
-        severity=severity.value,
-        subject_id=subject_id,
-        session_id=session_id,
-        evidence=evidence,
-        response=response.value,
-        created_at=now,
-    )
+    fields: dict[str, object] = {
+        "id": f"an_{secrets.token_hex(10)}",
+        "rule": rule,
+        "severity": severity.value,
+        "subject_id": subject_id,
+        "tenant": tenant,
+        "session_id": session_id,
+        "evidence": evidence,
+        "response": response.value,
+        "created_at": now,
+    }
+    anomaly = Anomaly.model_validate(fields)
     tx.add(anomaly)
     await tx.flush()
+
+    async def _again(session: AsyncSession) -> None:
+        session.add(Anomaly.model_validate(fields))
+        await session.flush()
+
+    keep_on_rollback(tx, _again)
     await append_audit(
         tx,
         event=AuditEvent(
@@ -51,6 +68,8 @@ async def raise_anomaly(
             actor=subject_id,
             target=session_id,
             reason=rule,
+            request_id=request_id,
+            tenant=tenant,
             details={
                 "rule": rule,
                 "severity": severity.value,
@@ -64,14 +83,110 @@ async def raise_anomaly(
     return anomaly
 
 
-async def risk_score(tx: AsyncSession, *, subject_id: str, now: datetime) -> int:
-    """The subject's current risk: the highest step-up/lock anomaly of the last hour."""
+async def risk_score(
+    tx: AsyncSession, *, subject_id: str, now: datetime, mfa_since: datetime | None = None
+) -> int:
+    """The subject's current risk: the highest step-up/lock anomaly of the last hour.
+
+    A step-up is satisfied by a multi-factor login after it (``mfa_since``: the caller's
+    ``auth_time`` when its ``amr`` has an MFA method); a lock never is. One indexed read
+    (subject, created_at) that finds nothing for almost every caller.
+    """
     rows = (
         await tx.exec(
-            select(Anomaly.severity)
+            select(Anomaly.severity, Anomaly.response, Anomaly.created_at)
             .where(Anomaly.subject_id == subject_id)
             .where(col(Anomaly.created_at) >= now - RISK_WINDOW)
             .where(col(Anomaly.response).in_([AnomalyResponse.STEP_UP, AnomalyResponse.LOCK]))
         )
     ).all()
-    return max((SEVERITY_SCORE[Severity(s)] for s in rows), default=0)
+    return max(
+        (
+            SEVERITY_SCORE[Severity(severity)]
+            for severity, response, created_at in rows
+            if not _is_stepped_up(response, created_at, mfa_since)
+        ),
+        default=0,
+    )
+
+
+def _is_stepped_up(response: str, created_at: datetime, mfa_since: datetime | None) -> bool:
+    if response != AnomalyResponse.STEP_UP.value or mfa_since is None:
+        return False
+    created = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+    since = mfa_since if mfa_since.tzinfo else mfa_since.replace(tzinfo=UTC)
+    return since > created
+
+
+async def list_anomalies(
+    tx: AsyncSession,
+    *,
+    scope: AuditScope,
+    limit: int,
+    before: datetime | None = None,
+    since: datetime | None = None,
+    rule: str | None = None,
+    subject_id: str | None = None,
+) -> Sequence[Anomaly]:
+    """Anomalies in a reader's scope (tenant or platform-wide), newest first."""
+    query = select(Anomaly)
+    if not scope.everything:
+        clauses = []
+        if scope.tenants:
+            clauses.append(col(Anomaly.tenant).in_(sorted(scope.tenants)))
+        if scope.platform:
+            clauses.append(col(Anomaly.tenant).is_(None))
+        if not clauses:
+            return []
+        query = query.where(or_(*clauses))
+    if before is not None:
+        query = query.where(col(Anomaly.created_at) < before)
+    if since is not None:
+        query = query.where(col(Anomaly.created_at) >= since)
+    if rule is not None:
+        query = query.where(col(Anomaly.rule) == rule)
+    if subject_id is not None:
+        query = query.where(col(Anomaly.subject_id) == subject_id)
+    order = (col(Anomaly.created_at).desc(), col(Anomaly.id).desc())
+    return (await tx.exec(query.order_by(*order).limit(limit))).all()
+
+
+async def search_anomalies(
+    tx: AsyncSession,
+    *,
+    principal: Principal,
+    snapshot: PolicySnapshot,
+    request_id: str,
+    now: datetime,
+    limit: int,
+    before: datetime | None,
+    since: datetime | None,
+    rule: str | None,
+    subject_id: str | None,
+) -> Sequence[Anomaly]:
+    """The anomalies the caller may read (Cedar read_audit, like the audit log)."""
+    scope = await authorize_audit_scope(
+        tx,
+        principal=principal,
+        action=Action.READ_AUDIT,
+        snapshot=snapshot,
+        request_id=request_id,
+        now=now,
+    )
+    return await list_anomalies(
+        tx,
+        scope=scope,
+        limit=limit,
+        before=before,
+        since=since,
+        rule=rule,
+        subject_id=subject_id,
+    )
+
+
+MFA_METHODS = frozenset({"mfa", "otp", "hwk", "sc"})  # RFC 8176, as the policies' step-up
+
+
+def mfa_login_time(principal: Principal) -> datetime | None:
+    """When the caller last logged in with a second factor (None: not an MFA login)."""
+    return principal.auth_time if MFA_METHODS.intersection(principal.amr) else None

@@ -12,7 +12,6 @@ import math
 import time
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -32,26 +31,11 @@ class LimitOutcome:
     retry_after: int
 
 
-REDIS_TIMEOUT_SECONDS = 2.0
-
-
-def _storage(url: str) -> tuple[Storage, aioredis.ConnectionPool | None]:
+def _storage(url: str) -> Storage:
     if url.startswith("memory"):
-        return MemoryStorage(), None
+        return MemoryStorage()
     if url.startswith(("redis://", "rediss://")):
-        # Our own pool: explicit timeouts (a hung Redis fails the request closed instead of
-        # hanging it) and a handle to close at shutdown.
-        pool = aioredis.ConnectionPool.from_url(
-            url,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-        )
-        storage = RedisStorage(
-            f"async+{url}",
-            implementation="redispy",
-            connection_pool=pool,  # type: ignore[arg-type]  # passed through to redis-py
-        )
-        return storage, pool
+        return RedisStorage(f"async+{url}", implementation="redispy")
     raise ValueError(f"unsupported rate-limit storage: {url.split('://', 1)[0]}")
 
 
@@ -59,7 +43,7 @@ class RateLimiter:
     """Owned by the lifespan; one storage connection shared by every request."""
 
     def __init__(self, storage_url: str) -> None:
-        self._storage, self._pool = _storage(storage_url)
+        self._storage = _storage(storage_url)
         self._strategy = SlidingWindowCounterRateLimiter(self._storage)
         self._items: dict[str, RateLimitItem] = {}
         self.backend = "memory" if storage_url.startswith("memory") else "redis"
@@ -108,8 +92,3 @@ class RateLimiter:
 
     async def reset(self) -> None:
         await self._storage.reset()
-
-    async def aclose(self) -> None:
-        """Close the Redis connections (no-op in memory)."""
-        if self._pool is not None:
-            await self._pool.disconnect()

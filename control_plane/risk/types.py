@@ -12,6 +12,14 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+class DetectorRule(StrEnum):
+    """The anomaly detectors (risk/detectors.py); each has a configured response."""
+
+    MINT_RATE = "mint_rate"  # mints per subject per window against its own EWMA baseline
+    AUTH_FAILURES = "auth_failures"  # authentication failures per client address
+    SESSION_FANOUT = "session_fanout"  # distinct sessions one subject joins per window
+
+
 class AnomalyResponse(StrEnum):
     ALERT = "alert"
     STEP_UP = "step_up"  # raises the subject's risk score: high-risk forbids apply

@@ -10,6 +10,7 @@ from fastapi import Depends
 from control_plane.deps import RequestId, State, Tx
 from control_plane.identity.deps import CurrentPrincipal
 from control_plane.identity.pseudonym import pseudonymize_address
+from control_plane.risk.anomaly import mfa_login_time, risk_score
 from control_plane.risk.deps import ClientAddress
 from control_plane.risk.service import enforce_limit
 from control_plane.sessions.revocation import RevocationServices
@@ -46,7 +47,12 @@ async def get_mint_caller(
         request_id=request_id,
         now=now,
     )
-    return Caller(principal=principal, address=address, request_id=request_id)
+    # Step-up/lock anomalies of the last hour (one indexed read); the high-risk forbids
+    # then refuse media until the subject logs in again with MFA.
+    score = await risk_score(
+        tx, subject_id=principal.subject_id, now=now, mfa_since=mfa_login_time(principal)
+    )
+    return Caller(principal=principal, address=address, request_id=request_id, risk_score=score)
 
 
 MintCaller = Annotated[Caller, Depends(get_mint_caller)]
@@ -60,6 +66,7 @@ def get_join_services(state: State) -> JoinServices:
         livekit_settings=state.settings.livekit,
         token_settings=state.settings.tokens,
         high_risk_score=state.settings.risk.high_risk_score,
+        risk=state.risk,
     )
 
 

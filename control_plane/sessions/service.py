@@ -147,6 +147,15 @@ async def _mint(
         client_address=caller.address,
         request_id=caller.request_id,
     )
+    if services.risk is not None:
+        await services.risk.observe_mint(
+            tx,
+            subject_id=caller.principal.subject_id,
+            tenant=caller.principal.tenant,
+            session_id=session.id,
+            request_id=caller.request_id,
+            now=now,
+        )
     return JoinGrant(
         session_id=session.id,
         room=session.room_name,

@@ -9,6 +9,7 @@ from control_plane.authz.engine import PolicySnapshot
 from control_plane.config import LiveKitSettings, TokenSettings
 from control_plane.identity.types import Principal
 from control_plane.livekit.client import LiveKitRooms
+from control_plane.risk.monitor import RiskMonitor
 from control_plane.tokens.types import MintedToken
 
 
@@ -31,6 +32,7 @@ class JoinServices:
     livekit_settings: LiveKitSettings
     token_settings: TokenSettings
     high_risk_score: int
+    risk: RiskMonitor | None = None  # anomaly detection after each mint
 
 
 @dataclass(frozen=True)
