@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -31,11 +32,26 @@ class LimitOutcome:
     retry_after: int
 
 
-def _storage(url: str) -> Storage:
+REDIS_TIMEOUT_SECONDS = 2.0
+
+
+def _storage(url: str) -> tuple[Storage, aioredis.ConnectionPool | None]:
     if url.startswith("memory"):
-        return MemoryStorage()
+        return MemoryStorage(), None
     if url.startswith(("redis://", "rediss://")):
-        return RedisStorage(f"async+{url}", implementation="redispy")
+        # Our own pool: explicit timeouts (a hung Redis fails the request closed instead of
+        # hanging it) and a handle to close at shutdown.
+        pool = aioredis.ConnectionPool.from_url(
+            url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        storage = RedisStorage(
+            f"async+{url}",
+            implementation="redispy",
+            connection_pool=pool,  # type: ignore[arg-type]  # passed through to redis-py
+        )
+        return storage, pool
     raise ValueError(f"unsupported rate-limit storage: {url.split('://', 1)[0]}")
 
 
@@ -43,7 +59,7 @@ class RateLimiter:
     """Owned by the lifespan; one storage connection shared by every request."""
 
     def __init__(self, storage_url: str) -> None:
-        self._storage = _storage(storage_url)
+        self._storage, self._pool = _storage(storage_url)
         self._strategy = SlidingWindowCounterRateLimiter(self._storage)
         self._items: dict[str, RateLimitItem] = {}
         self.backend = "memory" if storage_url.startswith("memory") else "redis"
@@ -83,6 +99,21 @@ class RateLimiter:
         except Exception as exc:  # any storage failure
             raise LimiterUnavailable() from exc
 
+    async def incr(self, key: str, expiry_seconds: int) -> int:
+        """Add one to a counter that expires ``expiry_seconds`` after its first hit; the new
+        value. Atomic on Redis, so every replica counts the same stream."""
+        try:
+            return int(await self._storage.incr(key, expiry_seconds))
+        except Exception as exc:  # any storage failure
+            raise LimiterUnavailable() from exc
+
+    async def get(self, key: str) -> int:
+        """A counter's current value (0 when absent or expired)."""
+        try:
+            return int(await self._storage.get(key))
+        except Exception as exc:  # any storage failure
+            raise LimiterUnavailable() from exc
+
     async def check_health(self) -> bool:
         """True if the storage answers."""
         try:
@@ -92,3 +123,8 @@ class RateLimiter:
 
     async def reset(self) -> None:
         await self._storage.reset()
+
+    async def aclose(self) -> None:
+        """Close the Redis connections (no-op in memory)."""
+        if self._pool is not None:
+            await self._pool.disconnect()
