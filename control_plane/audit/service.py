@@ -51,6 +51,19 @@ class AuditChainBroken(Conflict):
         self.chain_break = chain_break
 
 
+_TENANT = "cp.audit_tenant"
+
+
+def set_audit_tenant(tx: AsyncSession, tenant: str | None) -> None:
+    """Records this unit of work appends belong to ``tenant`` unless an event names one.
+
+    Set once the caller is known (``identity.deps.get_principal``, the login callback): a
+    caller acts within its own tenant (the cross-tenant forbids see to that), so its
+    records are its tenant auditors' to read. Without it, records are platform-wide.
+    """
+    tx.info[_TENANT] = tenant
+
+
 async def append_audit(
     tx: AsyncSession, *, event: AuditEvent, now: datetime, record_id: str | None = None
 ) -> AuditRecord:
@@ -104,7 +117,7 @@ async def append_audit_now(
         "policy_version": event.policy_version,
         "request_id": event.request_id,
         "details": dict(event.details),
-        "tenant": event.tenant,
+        "tenant": event.tenant if event.tenant is not None else tx.info.get(_TENANT),
         "prev_hash": prev_hash,
     }
     row = {**fields, "hash": record_hash(fields)}

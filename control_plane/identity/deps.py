@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from control_plane.audit.service import append_audit
+from control_plane.audit.service import append_audit, set_audit_tenant
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.deps import RequestId, State, Tx
 from control_plane.identity.browser import check_csrf, resolve_browser_session
@@ -64,7 +64,7 @@ async def get_principal(
 ) -> Principal:
     """The verified caller; raises the generic 401 and audits the exact reason."""
     try:
-        return await _authenticate(request, state, tx)
+        principal = await _authenticate(request, state, tx)
     except (AuthenticationFailed, CsrfRejected) as exc:
         reason = exc.reason if isinstance(exc, AuthenticationFailed) else "csrf token rejected"
         address_key = pseudonymize_address(state.keys.pseudonym_key, address)
@@ -86,6 +86,9 @@ async def get_principal(
             tx, address_key=address_key, request_id=request_id, now=now
         )
         raise
+    # What this caller does is recorded in its tenant's audit log.
+    set_audit_tenant(tx, principal.tenant)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

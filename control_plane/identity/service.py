@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control_plane.audit.service import append_audit
+from control_plane.audit.service import append_audit, set_audit_tenant
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.errors import NotFound
 from control_plane.identity.browser import (
@@ -90,6 +90,7 @@ async def finish_login(
         )
         raise
     principal = completed.principal
+    set_audit_tenant(tx, principal.tenant)
     subject = await ensure_subject(tx, principal=principal, now=now)
     if subject.status != "active":
         await append_audit(

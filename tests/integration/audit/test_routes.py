@@ -155,3 +155,23 @@ async def test_export_needs_mfa_and_streams_ocsf_lines_with_an_end_marker(
         e["metadata"].get("tenant_uid") for e in map(json.loads, rest.text.splitlines()[:-1])
     }
     assert tenants == {"acme"}
+
+
+async def test_a_members_mint_records_land_in_their_tenants_log(
+    live_app: RunningApp, harness_env: HarnessEnv
+) -> None:
+    created = await live_app.client.post(
+        "/v1/sessions", json={}, headers=await _bearer(harness_env, "alice")
+    )
+    assert created.status_code == 201, created.text
+    params = {"event_type": "token.minted"}
+    auditor = await live_app.client.get(
+        "/v1/audit", params=params, headers=await _bearer(harness_env, "audrey")
+    )
+    [minted] = auditor.json()["items"]
+    assert minted["tenant"] == "acme"
+    assert minted["target"] == created.json()["session_id"]
+    admin = await live_app.client.get(
+        "/v1/audit", params=params, headers=await _bearer(harness_env, "adam")
+    )
+    assert admin.json()["items"] == []
