@@ -54,6 +54,17 @@ class AuditChainBroken(Conflict):
 _TENANT = "cp.audit_tenant"
 
 
+@dataclass(frozen=True, slots=True)
+class AppendedRecord:
+    """Where a record landed in the chain (building the full model costs more than the
+    insert on the mint path)."""
+
+    seq: int
+    id: str
+    hash: str
+    tenant: str | None
+
+
 def set_audit_tenant(tx: AsyncSession, tenant: str | None) -> None:
     """Records this unit of work appends belong to ``tenant`` unless an event names one.
 
@@ -66,7 +77,7 @@ def set_audit_tenant(tx: AsyncSession, tenant: str | None) -> None:
 
 async def append_audit(
     tx: AsyncSession, *, event: AuditEvent, now: datetime, record_id: str | None = None
-) -> AuditRecord:
+) -> AppendedRecord:
     """Append one record; a denial or failure record survives a rollback of its transaction.
 
     See ``append_audit_now`` for the chaining guarantees.
@@ -84,7 +95,7 @@ async def append_audit(
 
 async def append_audit_now(
     tx: AsyncSession, *, event: AuditEvent, now: datetime, record_id: str | None = None
-) -> AuditRecord:
+) -> AppendedRecord:
     """Append one record linked to the chain tail; the chain stays linear across replicas.
 
     The tail is read under a transaction-scoped lock (``lock_audit_tail``), so two writers
@@ -104,6 +115,7 @@ async def append_audit_now(
     await lock_audit_tail(await tx.connection())
     tail = (await run_core(tx, _SELECT_TAIL)).mappings().first()
     seq, prev_hash = (int(tail["seq"]) + 1, str(tail["hash"])) if tail else (1, GENESIS_HASH)
+    tenant = event.tenant if event.tenant is not None else tx.info.get(_TENANT)
     fields: dict[str, object] = {
         "seq": seq,
         "id": record_id or uuid.uuid4().hex,
@@ -117,7 +129,7 @@ async def append_audit_now(
         "policy_version": event.policy_version,
         "request_id": event.request_id,
         "details": dict(event.details),
-        "tenant": event.tenant if event.tenant is not None else tx.info.get(_TENANT),
+        "tenant": tenant,
         "prev_hash": prev_hash,
     }
     row = {**fields, "hash": record_hash(fields)}
@@ -125,7 +137,7 @@ async def append_audit_now(
     # machinery costs more than the insert. The returned record is a detached copy.
     connection = await tx.connection()
     await connection.execute(_INSERT_RECORD, [row])
-    return AuditRecord.model_validate(row)
+    return AppendedRecord(seq=seq, id=str(row["id"]), hash=str(row["hash"]), tenant=tenant)
 
 
 @dataclass(frozen=True)

@@ -99,21 +99,6 @@ class RateLimiter:
         except Exception as exc:  # any storage failure
             raise LimiterUnavailable() from exc
 
-    async def incr(self, key: str, expiry_seconds: int) -> int:
-        """Add one to a counter that expires ``expiry_seconds`` after its first hit; the new
-        value. Atomic on Redis, so every replica counts the same stream."""
-        try:
-            return int(await self._storage.incr(key, expiry_seconds))
-        except Exception as exc:  # any storage failure
-            raise LimiterUnavailable() from exc
-
-    async def get(self, key: str) -> int:
-        """A counter's current value (0 when absent or expired)."""
-        try:
-            return int(await self._storage.get(key))
-        except Exception as exc:  # any storage failure
-            raise LimiterUnavailable() from exc
-
     async def check_health(self) -> bool:
         """True if the storage answers."""
         try:
