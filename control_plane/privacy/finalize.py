@@ -14,7 +14,7 @@ first append to the commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, or_, select
@@ -35,11 +35,14 @@ from control_plane.privacy.tables import TranscriptSegment, TranscriptSession
 from control_plane.privacy.transcripts import add_counts, load_placeholders
 from control_plane.privacy.types import RAW_FIELD, REDACTED_FIELD, FinalizeReport
 from control_plane.sessions.errors import SessionNotFound
+from control_plane.sessions.lifecycle import end_session_record
 from control_plane.sessions.tables import VoiceSession
 from control_plane.store.uow import unit_of_work
 
 WINDOW_BYTES = 12 * 1024  # below the engine's 16 KiB input cap
 FINALIZE_BATCH = 20
+EXPIRY_GRACE = timedelta(seconds=60)
+SYSTEM_ACTOR = "control-plane"
 _log = get_logger("control_plane.privacy")
 
 
@@ -119,10 +122,6 @@ async def finalize_session(
         raise SessionNotFound()
     if session.finalized_at is not None:
         return FinalizeReport(session_id=session_id, already_finalized=True)
-    if session.status == "active":
-        session.status = "ended"
-        session.ended_at = now
-        session.end_reason = reason[:128]
     held = await _is_held(tx, session)
     state = await tx.get(TranscriptSession, session_id, populate_existing=True)
     segments = (
@@ -146,6 +145,12 @@ async def finalize_session(
                     key, after.encode(), table=REDACTED_FIELD, record_id=segment.id
                 )
                 rewritten += 1
+    if session.status == "active":
+        # Still live (room_finished raced the end, or the end job is not running): end it
+        # the regular way, after the pass (the audit lock is taken from here on).
+        await end_session_record(
+            tx, session=session, reason=reason, actor=SYSTEM_ACTOR, now=now, wake=None
+        )
     for segment in segments:
         if segment.raw_ct is not None and not held:
             segment.raw_ct = None
@@ -177,7 +182,7 @@ async def finalize_session(
         event=AuditEvent(
             type=AuditEventType.SESSION_FINALIZED,
             outcome=Outcome.SUCCESS,
-            actor="control-plane",
+            actor=SYSTEM_ACTOR,
             target=session_id,
             reason=f"session finalised ({reason[:64]})",
             request_id=request_id,
@@ -196,12 +201,18 @@ async def finalize_session(
 
 
 async def list_due_sessions(tx: AsyncSession, *, now: datetime, limit: int) -> list[str]:
-    """Sessions that ended or expired and are not finalised yet, oldest first."""
+    """Sessions that ended, or expired more than a grace period ago (the sessions job ends
+    them first in normal operation), and are not finalised yet; oldest first."""
     rows = (
         await tx.exec(
             select(VoiceSession.id)
             .where(col(VoiceSession.finalized_at).is_(None))
-            .where(or_(col(VoiceSession.status) != "active", col(VoiceSession.expires_at) <= now))
+            .where(
+                or_(
+                    col(VoiceSession.status) != "active",
+                    col(VoiceSession.expires_at) <= now - EXPIRY_GRACE,
+                )
+            )
             .order_by(col(VoiceSession.expires_at))
             .limit(limit)
         )
@@ -219,7 +230,8 @@ async def finalize_due_sessions(
     for session_id in due:
         try:
             async with unit_of_work(engine) as tx:
-                reason = "expired" if await _expired(tx, session_id, now) else "ended"
+                expired = await _expired(tx, session_id, now)
+                reason = "maximum session duration reached" if expired else "ended"
                 reports.append(
                     await finalize_session(
                         tx,

@@ -210,7 +210,7 @@ async def test_the_finaliser_closes_expired_sessions(
         )
         == []
     )
-    clock.advance(timedelta(seconds=app.state.settings.tokens.max_session_seconds))
+    clock.advance(timedelta(seconds=app.state.settings.tokens.max_session_seconds + 60))
     reports = await finalize_due_sessions(
         app.state.engine, keys=app.state.keys, redactor=app.state.redactor, now=clock()
     )

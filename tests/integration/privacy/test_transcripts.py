@@ -139,7 +139,9 @@ async def test_raw_text_kept_only_when_asked_and_destroyed_at_finalisation(
             now=app.state.clock(),
         )
     assert report.raw_destroyed == 4
-    assert report.credentials_revoked == 1
+    # Its worker credentials are revoked (by the end of the session or by the pass).
+    late = await post_transcript(app, asks["session_id"], credential, CANARY_SEGMENTS[:1])
+    assert late.status_code == 401
     assert all(raw is None for _, raw in await _stored_texts(app, asks["session_id"]))
 
 
