@@ -58,6 +58,4 @@ RETAINED: Mapping[tuple[str, str], str] = {
 
 def handled_columns() -> frozenset[tuple[str, str]]:
     """Every (table, column) the erasure accounts for."""
-    return frozenset(
-        {*SUBJECT_ROWS, OWNER_COLUMN, *RETAINED, ("subject", "id"), DATA_KEY_COLUMN}
-    )
+    return frozenset({*SUBJECT_ROWS, OWNER_COLUMN, *RETAINED, ("subject", "id"), DATA_KEY_COLUMN})

@@ -55,8 +55,12 @@ async def _decide(
         policies, AuthzRequest(cedar_user(principal, caller), Action.MANAGE_LEGAL_HOLD, resource)
     )
     await record_decisions(
-        tx, decisions=[decision], actor=principal.subject_id, target=target,
-        request_id=request_id, now=now,
+        tx,
+        decisions=[decision],
+        actor=principal.subject_id,
+        target=target,
+        request_id=request_id,
+        now=now,
     )
     if not decision.allowed:
         raise AccessDenied(decision_id=decision.id)
@@ -64,8 +68,13 @@ async def _decide(
 
 
 async def _audit(
-    tx: AsyncSession, *, principal: Principal, state: HoldState, decision: Decision,
-    request_id: str, now: datetime,
+    tx: AsyncSession,
+    *,
+    principal: Principal,
+    state: HoldState,
+    decision: Decision,
+    request_id: str,
+    now: datetime,
 ) -> None:
     await append_audit(
         tx,

@@ -218,7 +218,11 @@ def _hold(state: HoldState) -> LegalHoldOut:
 
 
 async def _subject_hold(
-    subject_id: str, hold: bool, principal: CurrentPrincipal, state: State, tx: Tx,
+    subject_id: str,
+    hold: bool,
+    principal: CurrentPrincipal,
+    state: State,
+    tx: Tx,
     request_id: RequestId,
 ) -> LegalHoldOut:
     return _hold(
@@ -235,7 +239,11 @@ async def _subject_hold(
 
 
 async def _session_hold(
-    session_id: str, hold: bool, principal: CurrentPrincipal, state: State, tx: Tx,
+    session_id: str,
+    hold: bool,
+    principal: CurrentPrincipal,
+    state: State,
+    tx: Tx,
     request_id: RequestId,
 ) -> LegalHoldOut:
     return _hold(
