@@ -184,6 +184,7 @@ async def finalize_session(
             outcome=Outcome.SUCCESS,
             actor=SYSTEM_ACTOR,
             target=session_id,
+            tenant=session.tenant,
             reason=f"session finalised ({reason[:64]})",
             request_id=request_id,
             details={

@@ -22,7 +22,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.agents.types import WorkerClaims
-from control_plane.audit.service import append_audit
+from control_plane.audit.service import append_audit, set_audit_tenant
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.authz.errors import AccessDenied
 from control_plane.authz.recording import record_decisions
@@ -205,6 +205,7 @@ async def store_transcript(
         )
         raise CredentialSessionMismatch()
     session = await get_session(tx, session_id)
+    set_audit_tenant(tx, session.tenant)  # the worker acts inside the session's tenant
     decision = await _authorize(
         tx, services=services, claims=claims, session=session, request_id=request_id, now=now
     )
