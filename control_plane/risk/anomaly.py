@@ -6,6 +6,8 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +22,14 @@ from control_plane.risk.types import SEVERITY_SCORE, AnomalyResponse, Severity
 from control_plane.store.uow import keep_on_rollback
 
 RISK_WINDOW = timedelta(hours=1)
+_ANOMALY = Anomaly.__table__  # type: ignore[attr-defined]
+# Built once (SQLAlchemy caches the compiled form): this runs on every mint.
+_RISK_QUERY = (
+    sa_select(_ANOMALY.c.severity, _ANOMALY.c.response, _ANOMALY.c.created_at)
+    .where(_ANOMALY.c.subject_id == bindparam("subject_id"))
+    .where(_ANOMALY.c.created_at >= bindparam("since"))
+    .where(_ANOMALY.c.response.in_([AnomalyResponse.STEP_UP.value, AnomalyResponse.LOCK.value]))
+)
 
 
 async def raise_anomaly(
@@ -92,12 +102,10 @@ async def risk_score(
     ``auth_time`` when its ``amr`` has an MFA method); a lock never is. One indexed read
     (subject, created_at) that finds nothing for almost every caller.
     """
+    connection = await tx.connection()
     rows = (
-        await tx.exec(
-            select(Anomaly.severity, Anomaly.response, Anomaly.created_at)
-            .where(Anomaly.subject_id == subject_id)
-            .where(col(Anomaly.created_at) >= now - RISK_WINDOW)
-            .where(col(Anomaly.response).in_([AnomalyResponse.STEP_UP, AnomalyResponse.LOCK]))
+        await connection.execute(
+            _RISK_QUERY, {"subject_id": subject_id, "since": now - RISK_WINDOW}
         )
     ).all()
     return max(
