@@ -1,4 +1,4 @@
-"""LiveKit dependencies: the webhook receiver and the sender's pseudonymous address."""
+"""LiveKit dependencies: the webhook receiver."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from control_plane.identity.pseudonym import pseudonymize_address
 from control_plane.livekit.service import WebhookReceiver
-from control_plane.risk.address import client_address
 from control_plane.state import AppState
 
 
@@ -22,16 +20,9 @@ async def get_webhook_receiver(request: Request) -> WebhookReceiver:
         limiter=state.limiter,
         rejection_audit_limit=state.settings.webhooks.rejection_audit_limit,
         clock=state.clock,
+        pseudonym_key=state.keys.pseudonym_key,
+        trusted_proxies=state.trusted_proxies,
     )
 
 
-async def get_sender_hash(request: Request) -> str:
-    """A keyed hash of the sender's address (for the rejection budget and the audit)."""
-    state: AppState = request.app.state.cp
-    peer = request.client.host if request.client else None
-    address = client_address(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
-    return pseudonymize_address(state.keys.pseudonym_key, address)
-
-
 Receiver = Annotated[WebhookReceiver, Depends(get_webhook_receiver)]
-SenderHash = Annotated[str, Depends(get_sender_hash)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,8 @@ from control_plane.store.uow import unit_of_work
 _log = get_logger("control_plane.livekit.intake")
 MAX_BATCH = 256
 STORE_TIMEOUT_SECONDS = 10.0
+BUSY_WINDOW_SECONDS = 0.05
+BUSY_PAUSE_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,17 @@ class WebhookIntake:
         self._work = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._last_arrival = 0.0
+
+    @property
+    def is_busy(self) -> bool:
+        """Deliveries arrived in the last 50 ms: background work should give way."""
+        return time.monotonic() - self._last_arrival < BUSY_WINDOW_SECONDS
+
+    async def pace(self) -> None:
+        """Yield to the event loop, for longer while deliveries are arriving, so that
+        processing (which runs on the same loop) never holds up an acknowledgement."""
+        await asyncio.sleep(BUSY_PAUSE_SECONDS if self.is_busy else 0)
 
     def start(self) -> None:
         if self._task is None:
@@ -74,6 +88,7 @@ class WebhookIntake:
         """
         if self._closing or self._task is None:
             raise WebhookStoreUnavailable()
+        self._last_arrival = time.monotonic()
         row: dict[str, object] = {
             "id": webhook.id,
             "event": webhook.event,
@@ -89,7 +104,8 @@ class WebhookIntake:
         self._pending.append((row, future))
         self._work.set()
         try:
-            is_new = await asyncio.wait_for(asyncio.shield(future), STORE_TIMEOUT_SECONDS)
+            async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
+                is_new = await future
         except TimeoutError as exc:
             raise WebhookStoreUnavailable() from exc
         return StoreResult(event_id=webhook.id, is_new=is_new)

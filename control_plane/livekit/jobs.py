@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -71,6 +72,7 @@ class LiveKitWork:
             max_backoff=timedelta(seconds=hooks.remediation_max_backoff_seconds),
             give_up_after=timedelta(seconds=hooks.remediation_give_up_seconds),
         )
+        self.intake = WebhookIntake(engine, on_stored=self._announce)
         self.processor = WebhookProcessor(
             engine,
             livekit=livekit,
@@ -84,8 +86,11 @@ class LiveKitWork:
             clock=clock,
             owner=self.owner,
             wake=wake,
+            pace=self.intake.pace,
         )
-        self.intake = WebhookIntake(engine, on_stored=self.processor.enqueue)
+
+    def _announce(self, ids: Sequence[str]) -> None:
+        self.processor.enqueue(ids)
 
     async def _remediate(self) -> int:
         return await run_due_remediations(

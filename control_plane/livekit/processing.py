@@ -9,8 +9,9 @@ picks up what a crashed one left behind once its lease lapses.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -46,6 +47,14 @@ CLAIM_BATCH = 100
 PARTICIPANT_EVENTS = frozenset(
     {"participant_joined", "participant_left", "participant_connection_aborted"}
 )
+
+
+async def _yield() -> None:
+    await asyncio.sleep(0)
+
+
+class LeaseLost(Exception):
+    """Our lease on an event lapsed and another replica claimed it: undo, move on."""
 
 
 class Deferred(Exception):
@@ -231,8 +240,10 @@ class WebhookProcessor:
         clock: Clock,
         owner: str,
         wake: Wake,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._engine = engine
+        self._pace = pace or _yield
         self._livekit = livekit
         self._settings = settings
         self._policy = policy
@@ -274,6 +285,7 @@ class WebhookProcessor:
         )
         for row in rows:
             await self._process(row, claim=claim)
+            await self._pace()  # the intake goes first: a 2xx never waits on processing
         return len(rows)
 
     async def _dispatch_jobs(self, message: api.WebhookEvent) -> DispatchJobs | None:
@@ -305,9 +317,6 @@ class WebhookProcessor:
                     raise
                 jobs = {}
             async with unit_of_work(self._engine) as tx:
-                stored = await tx.get(WebhookEvent, row.id)
-                if stored is None or stored.processed_at or stored.lease_owner != claim:
-                    return  # another replica took over after our lease lapsed
                 now = self._clock()
                 outcome = await handle_event(
                     tx,
@@ -319,12 +328,25 @@ class WebhookProcessor:
                     now=now,
                     final=final,
                 )
-                stored.processed_at = now
-                stored.outcome = outcome[:32]
-                stored.lease_owner = None
-                stored.lease_until = None
-                stored.attempts = row.attempts + 1
-                tx.add(stored)
+                # Marked in the same transaction as the effects, and only while we still
+                # hold the lease: otherwise everything above rolls back.
+                marked = await tx.exec(
+                    update(WebhookEvent)
+                    .where(col(WebhookEvent.id) == row.id)
+                    .where(col(WebhookEvent.lease_owner) == claim)
+                    .where(col(WebhookEvent.processed_at).is_(None))
+                    .values(
+                        processed_at=now,
+                        outcome=outcome[:32],
+                        lease_owner=None,
+                        lease_until=None,
+                        attempts=row.attempts + 1,
+                    )
+                )
+                if marked.rowcount != 1:
+                    raise LeaseLost(row.id)
+        except LeaseLost:
+            return  # another replica took the event over after our lease lapsed
         except (Deferred, ParticipationUnknown) as exc:
             await self._retry_later(row, claim=claim, error=type(exc).__name__)
         except Exception as exc:  # a bug or a store error on one event must not stop others

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from control_plane.deps import RequestId
 from control_plane.livekit import service
-from control_plane.livekit.deps import Receiver, SenderHash
+from control_plane.livekit.deps import Receiver
 
 router = APIRouter(tags=["livekit"])
 
@@ -44,7 +44,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     summary="LiveKit webhook: verified, stored once, acknowledged, processed asynchronously",
 )
 async def livekit_webhook(
-    request: Request, receiver: Receiver, sender: SenderHash, request_id: RequestId
+    request: Request, receiver: Receiver, request_id: RequestId
 ) -> WebhookAck:
     # One byte past the limit is enough for verify_webhook to reject (and audit) it.
     body = await _read_body(request, receiver.policy.max_body_bytes + 1)
@@ -52,7 +52,8 @@ async def livekit_webhook(
         receiver,
         body=body,
         authorization=request.headers.get("authorization"),
-        address_hash=sender,
+        peer=request.client.host if request.client else None,
+        forwarded_for=request.headers.get("x-forwarded-for"),
         request_id=request_id,
         now=receiver.clock(),
     )

@@ -15,6 +15,7 @@ from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.clock import Clock
 from control_plane.errors import ControlPlaneError
+from control_plane.identity.pseudonym import pseudonymize_address
 from control_plane.livekit.errors import WebhookNotAccepted, WebhookRejected, WebhookTooLarge
 from control_plane.livekit.intake import StoreResult, WebhookIntake
 from control_plane.livekit.tables import Participation
@@ -24,6 +25,7 @@ from control_plane.livekit.webhook import (
     verify_webhook,
 )
 from control_plane.logs import get_logger
+from control_plane.risk.address import Network, client_address
 from control_plane.risk.limiter import RateLimiter
 from control_plane.store.uow import unit_of_work
 
@@ -41,6 +43,13 @@ class WebhookReceiver:
     limiter: RateLimiter
     rejection_audit_limit: str
     clock: Clock
+    pseudonym_key: bytes
+    trusted_proxies: tuple[Network, ...]
+
+    def sender_hash(self, peer: str | None, forwarded_for: str | None) -> str:
+        """A keyed hash of the sender's address (computed only for a rejection)."""
+        address = client_address(peer, forwarded_for, self.trusted_proxies)
+        return pseudonymize_address(self.pseudonym_key, address)
 
 
 def _error_for(exc: WebhookVerificationError) -> ControlPlaneError:
@@ -88,7 +97,8 @@ async def receive_webhook(
     *,
     body: bytes,
     authorization: str | None,
-    address_hash: str,
+    peer: str | None,
+    forwarded_for: str | None,
     request_id: str,
     now: datetime,
 ) -> StoreResult:
@@ -101,7 +111,11 @@ async def receive_webhook(
         verified = verify_webhook(body, authorization, policy=receiver.policy, now=now)
     except WebhookVerificationError as exc:
         await _audit_rejection(
-            receiver, exc, address_hash=address_hash, request_id=request_id, now=now
+            receiver,
+            exc,
+            address_hash=receiver.sender_hash(peer, forwarded_for),
+            request_id=request_id,
+            now=now,
         )
         raise _error_for(exc) from None
     return await receiver.intake.store(verified, received_at=now)

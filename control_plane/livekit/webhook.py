@@ -11,6 +11,9 @@ tokens without one (protocol#1706), and a receiver must not depend on the SDK ve
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,12 +117,20 @@ def _classify_token_error(exc: Exception) -> RejectReason:
 
 
 def _require_exp(token: str) -> None:
-    """Refuse a token without ``exp`` before anything else looks at it."""
+    """Refuse a token without a numeric ``exp`` before anything else looks at it.
+
+    Only the payload segment is decoded (the signature is checked next, by the receiver);
+    a full unverified JWT decode would cost as much as the verification itself.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise WebhookVerificationError(RejectReason.MALFORMED_TOKEN)
     try:
-        unverified = jwt.decode(token, options={"verify_signature": False})
-    except jwt.InvalidTokenError as exc:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error) as exc:
         raise WebhookVerificationError(RejectReason.MALFORMED_TOKEN) from exc
-    if not isinstance(unverified, dict) or not isinstance(unverified.get("exp"), int | float):
+    exp = payload.get("exp") if isinstance(payload, dict) else None
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
         raise WebhookVerificationError(RejectReason.MISSING_EXP)
 
 
