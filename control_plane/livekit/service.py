@@ -110,13 +110,20 @@ async def receive_webhook(
     try:
         verified = verify_webhook(body, authorization, policy=receiver.policy, now=now)
     except WebhookVerificationError as exc:
-        await _audit_rejection(
-            receiver,
-            exc,
-            address_hash=receiver.sender_hash(peer, forwarded_for),
-            request_id=request_id,
-            now=now,
-        )
+        try:
+            await _audit_rejection(
+                receiver,
+                exc,
+                address_hash=receiver.sender_hash(peer, forwarded_for),
+                request_id=request_id,
+                now=now,
+            )
+        except Exception as audit_exc:  # bad input is a 4xx even when the store is down
+            _log.error(
+                "livekit.webhook_rejection_unaudited",
+                reason=exc.reason.value,
+                error_code=type(audit_exc).__name__,
+            )
         raise _error_for(exc) from None
     return await receiver.intake.store(verified, received_at=now)
 
