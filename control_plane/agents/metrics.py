@@ -9,6 +9,7 @@ once per (session, turn): a worker retrying a report it could not confirm adds n
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -60,7 +61,7 @@ def _aware(ts: datetime) -> datetime:
 
 def turn_row_id(session_id: str, turn_id: str) -> str:
     """The row key of one turn: the same report twice is one row."""
-    return hashlib.sha256(f"{session_id}\x00{turn_id}".encode()).hexdigest()[:64]
+    return hashlib.sha256(json.dumps([session_id, turn_id]).encode()).hexdigest()
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -163,8 +163,11 @@ class LiveKitClient:
                 room=d.room,
                 agent_name=d.agent_name,
                 metadata=d.metadata,
+                # A job's participant identity is recorded only after the agent joined,
+                # so a listing taken right at the join misses it; until then the agent
+                # joins under LiveKit's default identity for the job ("agent-<job id>").
                 job_participant_identities=tuple(
-                    j.state.participant_identity for j in d.state.jobs if j.state
+                    j.state.participant_identity or f"agent-{j.id}" for j in d.state.jobs
                 ),
             )
             for d in dispatches

@@ -19,6 +19,7 @@ from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.identity.service import find_subject
 from control_plane.livekit.correlation import (
+    AGENT_NAME_ATTRIBUTE,
     ANOMALY_PLANS,
     AnomalyPlan,
     AnomalyRule,
@@ -69,6 +70,30 @@ class AuditSettings:
 
 class ParticipationUnknown(Exception):
     """A track event for a connection not audited yet (its join is still queued)."""
+
+
+# livekit-server lists an agent in the room before ListDispatch shows the job that put it
+# there (0.2-5 s seen on v1.13.5, longer on a busy host); judged at once, an agent we
+# dispatched would be called unexplained and removed.
+AGENT_JOB_GRACE = timedelta(seconds=20)
+
+
+class JoinPending(ParticipationUnknown):
+    """An agent under the name of one of our live dispatches whose job LiveKit does not
+    list yet: audit it later (webhook retry, next reconciler pass), at the latest when
+    ``AGENT_JOB_GRACE`` after its join has passed."""
+
+
+def is_agent_job_pending(facts: JoinFacts, *, now: datetime) -> bool:
+    """True while LiveKit may not have listed the job of an agent we dispatched (pure)."""
+    participant = facts.participant
+    if participant.kind != "AGENT" or now - facts.joined_at >= AGENT_JOB_GRACE:
+        return False
+    name = participant.attributes.get(AGENT_NAME_ATTRIBUTE, "")
+    return any(
+        name and d.agent_name == name and d.deleted_at is None and not d.job_identities
+        for d in facts.dispatches
+    )
 
 
 def _ledger_fact(row: MintLedger) -> LedgerFact:
@@ -239,7 +264,10 @@ async def audit_join(
     settings: AuditSettings,
     now: datetime,
 ) -> Participation | None:
-    """Audit one connection once: the new participation, or None if it was already known."""
+    """Audit one connection once: the new participation, or None if it was already known.
+
+    Raises ``JoinPending`` (nothing written) for a dispatched agent LiveKit lists no job
+    for yet."""
     facts = await gather_join_facts(
         tx,
         room=room,
@@ -248,6 +276,8 @@ async def audit_join(
         dispatch_jobs=dispatch_jobs,
         now=now,
     )
+    if is_agent_job_pending(facts, now=now):
+        raise JoinPending()
     verdict = explain_join(facts, now=now)
     identity = base_identity(participant.identity)
     subject_id = verdict.subject_id or (identity if facts.subject_status is not None else None)

@@ -28,6 +28,7 @@ from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
 from control_plane.livekit.participation import (
     AuditSettings,
     DispatchJobs,
+    JoinPending,
     audit_join,
     audit_track,
 )
@@ -81,18 +82,21 @@ async def _reconcile_participant(
 ) -> None:
     row = await tx.get(Participation, participant.sid[:64])
     if row is None:
-        await audit_join(
-            tx,
-            room=room,
-            participant=participant,
-            joined_at=_joined_at(participant, now),
-            source="reconciler",
-            event_id=None,
-            connected=True,
-            dispatch_jobs=dispatch_jobs,
-            settings=settings,
-            now=now,
-        )
+        try:
+            await audit_join(
+                tx,
+                room=room,
+                participant=participant,
+                joined_at=_joined_at(participant, now),
+                source="reconciler",
+                event_id=None,
+                connected=True,
+                dispatch_jobs=dispatch_jobs,
+                settings=settings,
+                now=now,
+            )
+        except JoinPending:
+            return  # a dispatched agent whose job LiveKit does not list yet: next pass
         report.audited += 1
         row = await tx.get(Participation, participant.sid[:64])
         if row is None:
