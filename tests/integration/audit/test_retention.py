@@ -3,17 +3,21 @@ records any other way is found."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
 
 from control_plane.audit.jobs import run_checkpoint_step
 from control_plane.audit.retention import purge_audit_records
 from control_plane.audit.service import AuditChainBroken, write_checkpoint
+from control_plane.audit.tables import AuditCheckpoint
 from control_plane.audit.verify import VerifyReport, verify_audit
 from control_plane.config import AuditSettings
 from control_plane.crypto.keyring import KeyRing
+from control_plane.store.engine import create_engine
 from control_plane.store.uow import unit_of_work
 from tests.support.audit import append_events, execute_sql
 
@@ -113,3 +117,23 @@ async def test_checkpoint_job_signs_when_due_and_not_before(
     await append_events(engine, 5, start=T0)
     assert await step(T0 + timedelta(seconds=401)) == 9  # enough records piled up
     assert (await _verify(engine, keys)).is_intact
+
+
+async def test_checkpoint_job_on_two_replicas_signs_once(audit_db: str, keys: KeyRing) -> None:
+    settings = AuditSettings(checkpoint_interval_seconds=300, checkpoint_every_records=5)
+    engines = [create_engine(audit_db), create_engine(audit_db)]
+    try:
+        await append_events(engines[0], 3, start=T0)
+        written = await asyncio.gather(
+            *(
+                run_checkpoint_step(e, key=keys.audit_signing_key, settings=settings, now=T0)
+                for e in engines
+            )
+        )
+        assert len([w for w in written if w is not None]) == 1
+        async with unit_of_work(engines[1]) as tx:
+            rows = (await tx.exec(select(AuditCheckpoint))).all()
+        assert [(r.first_seq, r.head_seq) for r in rows] == [(1, 3)]
+    finally:
+        for engine in engines:
+            await engine.dispose()
