@@ -38,7 +38,7 @@ test-embedded:
 check:
 	uv run --frozen ruff format --check .
 	uv run --frozen ruff check .
-	uv run --frozen mypy control_plane tests scripts
+	uv run --frozen mypy control_plane tests scripts threat_model
 	uv run --frozen python scripts/lint/house_rules.py
 
 fix:
