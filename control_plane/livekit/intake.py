@@ -30,7 +30,7 @@ _log = get_logger("control_plane.livekit.intake")
 MAX_BATCH = 256
 STORE_TIMEOUT_SECONDS = 10.0
 BUSY_WINDOW_SECONDS = 0.05
-BUSY_PAUSE_SECONDS = 0.02
+BUSY_PAUSE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
