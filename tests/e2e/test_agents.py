@@ -343,13 +343,16 @@ async def test_a_killed_worker_is_restarted_and_serves_the_next_session(stack: S
     assert old is not None
     assert old.revoked_at is not None
 
+    # The restarted worker takes session after session (its reported load is its jobs,
+    # not the busy host's CPU, so livekit-server keeps offering it work).
     alice = await stack.bearer("alice")
-    body = await _create_session(stack, alice)
-    client = await AgentClient.connect(body["livekit_url"], body["token"])
-    try:
-        agent = await client.wait_for_agent(STEP_TIMEOUT)
-        assert agent.attributes.get("lk.agent.name") == stack.agent_name
-    finally:
-        await client.aclose()
-        async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
-            await http.post(f"/v1/sessions/{body['session_id']}/end", headers=alice)
+    for _ in range(3):
+        body = await _create_session(stack, alice)
+        client = await AgentClient.connect(body["livekit_url"], body["token"])
+        try:
+            agent = await client.wait_for_agent(STEP_TIMEOUT)
+            assert agent.attributes.get("lk.agent.name") == stack.agent_name
+        finally:
+            await client.aclose()
+            async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+                await http.post(f"/v1/sessions/{body['session_id']}/end", headers=alice)

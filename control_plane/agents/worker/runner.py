@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Final
 
 from livekit.agents import AgentServer, JobExecutorType, JobRequest, WorkerPermissions
@@ -36,6 +38,21 @@ EXIT_CONFIG: Final = 2
 # The end-of-turn model preload (~250 MB per worker) is useless here: turn detection is
 # always chosen explicitly (see pipeline.py).
 _PRELOAD_ENV: Final = "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"
+# livekit-server offers a job only to workers whose reported load is under its target load
+# (0.7 unless livekit.yaml says otherwise; pkg/agent/config.go DefaultTargetLoad). At or
+# over it the dispatch fails with "no servers available" while the worker stays healthy.
+SERVER_TARGET_LOAD: Final = 0.7
+
+
+def job_load(max_jobs: int) -> Callable[[AgentServer], float]:
+    """The load to report when the CPU gate is off: job occupancy, reaching the server's
+    target load exactly at ``max_jobs``. (The default reports host CPU, which on a shared
+    or busy host hovers over 0.7 and silently stops all dispatch to this worker.)"""
+
+    def load(server: AgentServer) -> float:
+        return SERVER_TARGET_LOAD * len(server.active_jobs) / max_jobs
+
+    return load
 
 
 def build_server(config: WorkerConfig) -> AgentServer:
@@ -50,6 +67,7 @@ def build_server(config: WorkerConfig) -> AgentServer:
         job_executor_type=JobExecutorType.PROCESS,
         num_idle_processes=config.idle_processes,
         load_threshold=config.load_threshold,
+        load_fnc=job_load(config.max_jobs) if math.isinf(config.load_threshold) else None,
         drain_timeout=config.drain_timeout_seconds,
         permissions=WorkerPermissions(
             can_publish=True,
