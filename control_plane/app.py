@@ -55,6 +55,7 @@ from control_plane.sessions.routes import subjects_router
 from control_plane.state import AppState
 from control_plane.store.engine import create_engine
 from control_plane.store.migrate import upgrade_database
+from control_plane.tokens.bench_routes import router as bench_router
 
 _log = get_logger("control_plane.app")
 
@@ -219,8 +220,8 @@ def create_app(
                 redactor=redactor,
                 jobs=runner,
                 livekit_work=work,
-                risk=risk,
                 agents=AgentRuntime(telemetry=telemetry, supervisor=supervisor),
+                risk=risk,
             )
             work.intake.start()
             runner.start()
@@ -242,6 +243,7 @@ def create_app(
                 await work.intake.stop()  # store what was acknowledged-in-flight first
                 await runner.stop()
                 reloader.remove()
+                await limiter.aclose()
                 await livekit_client.aclose()
                 await redactor.aclose()
                 await engine.dispose()
@@ -262,10 +264,12 @@ def create_app(
     app.include_router(subjects_router)
     app.include_router(livekit_router)
     app.include_router(policies_router)
-    app.include_router(audit_router)
-    app.include_router(anomalies_router)
     app.include_router(agents_router)
     app.include_router(agents_internal_router)
+    app.include_router(audit_router)
+    app.include_router(anomalies_router)
+    if settings.server.benchmark_routes and settings.is_development:
+        app.include_router(bench_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -10,6 +10,7 @@ import typer
 
 from control_plane.agents.cli import agents_app
 from control_plane.audit.cli import audit_app
+from control_plane.authz.cli import app as policy_app
 from control_plane.config import Settings, load_settings
 from control_plane.crypto.cli import rotate_kek
 from control_plane.errors import ConfigError
@@ -18,6 +19,7 @@ from control_plane.privacy.cli import privacy_app, retention_app
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 keys_app = typer.Typer(no_args_is_help=True, help="Development keys and secrets.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(retention_app, name="retention")

@@ -40,6 +40,7 @@ class ServerSettings(_Section):
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     var_dir: Path = Path("var")
+    benchmark_routes: bool = False
 
 
 class DatabaseSettings(_Section):
@@ -306,6 +307,8 @@ def unsafe_settings(settings: Settings) -> list[Problem]:
         )
     if settings.is_development:
         return problems
+    if settings.server.benchmark_routes:
+        problems.append("server.benchmark_routes: the unauthenticated bare mint is for benchmarks")
     if settings.webhooks.alert_url and not settings.webhooks.alert_url.startswith("https://"):
         problems.append("webhooks.alert_url: must be an https:// URL in production")
     if settings.webhooks.alert_url and (

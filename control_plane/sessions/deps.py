@@ -58,7 +58,7 @@ async def get_mint_caller(
 MintCaller = Annotated[Caller, Depends(get_mint_caller)]
 
 
-def get_join_services(state: State) -> JoinServices:
+async def get_join_services(state: State) -> JoinServices:
     """The current policy snapshot (fails closed with 503 when none is loaded) and LiveKit."""
     return JoinServices(
         policies=state.policies.current,

@@ -98,24 +98,14 @@ async def _decide_join(
     session: VoiceSession,
     services: JoinServices,
     ttl: timedelta,
-    now: datetime,
 ) -> Sequence[Decision]:
     resource = await session_resource(tx, session)
     principal = cedar_principal(caller, subject)
     context = _context(caller, services, int(ttl.total_seconds()))
-    decisions = decide_many(
+    return decide_many(
         services.policies,
         [AuthzRequest(principal, action, resource, context) for action in JOIN_ACTIONS],
     )
-    await record_decisions(
-        tx,
-        decisions=decisions,
-        actor=caller.principal.subject_id,
-        target=session.id,
-        request_id=caller.request_id,
-        now=now,
-    )
-    return decisions
 
 
 async def _mint(
@@ -129,10 +119,19 @@ async def _mint(
     now: datetime,
 ) -> JoinGrant:
     decisions = await _decide_join(
-        tx, caller=caller, subject=subject, session=session, services=services, ttl=ttl, now=now
+        tx, caller=caller, subject=subject, session=session, services=services, ttl=ttl
     )
     join = decisions[0]
     if not join.allowed:
+        # A denial gets its own record; an allowed batch is recorded on the mint record.
+        await record_decisions(
+            tx,
+            decisions=decisions,
+            actor=caller.principal.subject_id,
+            target=session.id,
+            request_id=caller.request_id,
+            now=now,
+        )
         raise AccessDenied(decision_id=join.id)
     minted = await mint_join_token(
         tx,

@@ -42,9 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             CONTROL_PLANE_RISK__RESPONSES='{"mint_rate": "alert", "session_fanout": "alert"}',
         )
         with served(environment, port=PORT) as base:
-            bearer = {
-                "Authorization": f"Bearer {get_access_token(env, 'alice', 'alice-password').access_token}"
-            }
+            access = get_access_token(env, "alice", "alice-password").access_token
+            bearer = {"Authorization": f"Bearer {access}"}
             created = httpx.post(f"{base}/v1/sessions", json={}, headers=bearer, timeout=10)
             created.raise_for_status()
             session = created.json()["session_id"]

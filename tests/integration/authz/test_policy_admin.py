@@ -100,7 +100,7 @@ async def test_reload_needs_admin_with_mfa_and_an_invalid_set_keeps_the_old(
     no_mfa = await app.client.post("/v1/policies/reload", headers=_auth(harness_env, "adam"))
     assert no_mfa.status_code == 403
     admin = _auth(harness_env, "adam", mfa=True)
-    (policies / "broken.cedar").write_text('permit (principal, action, resource) when { nope };')
+    (policies / "broken.cedar").write_text("permit (principal, action, resource) when { nope };")
     refused = await app.client.post("/v1/policies/reload", headers=admin)
     assert refused.status_code == 422
     assert app.state.policies.current.version == before

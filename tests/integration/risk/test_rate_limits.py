@@ -63,9 +63,8 @@ async def _records(app: RunningApp, event_type: str) -> list[AuditRecord]:
 async def test_mints_over_the_subject_limit_get_429_with_retry_after(
     limited_app: RunningApp, harness_env: HarnessEnv
 ) -> None:
-    headers = {
-        "Authorization": f"Bearer {get_access_token(harness_env, 'alice', 'alice-password').access_token}"
-    }
+    access = get_access_token(harness_env, "alice", "alice-password").access_token
+    headers = {"Authorization": f"Bearer {access}"}
     created = await limited_app.client.post("/v1/sessions", json={}, headers=headers)
     assert created.status_code == 201
     path = f"/v1/sessions/{created.json()['session_id']}/token"

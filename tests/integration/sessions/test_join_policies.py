@@ -178,20 +178,20 @@ async def test_audit_write_failure_means_no_token_and_503(
     async with unit_of_work(live_app.state.engine) as tx:
         connection = await tx.connection()
         if connection.dialect.name == "sqlite":
-            await tx.execute(
+            await connection.execute(
                 text(
                     "CREATE TRIGGER audit_down BEFORE INSERT ON audit_record "
                     "BEGIN SELECT RAISE(ABORT, 'audit store down'); END"
                 )
             )
         else:
-            await tx.execute(
+            await connection.execute(
                 text(
                     "CREATE FUNCTION audit_down() RETURNS trigger AS $$ BEGIN "
                     "RAISE EXCEPTION 'audit store down'; END $$ LANGUAGE plpgsql"
                 )
             )
-            await tx.execute(
+            await connection.execute(
                 text(
                     "CREATE TRIGGER audit_down BEFORE INSERT ON audit_record "
                     "FOR EACH ROW EXECUTE FUNCTION audit_down()"

@@ -26,7 +26,8 @@ def test_the_policy_configmap_ships_every_policy_file() -> None:
     generators = kustomization["configMapGenerator"]
     assert isinstance(generators, list)
     shipped = {Path(f).name for f in generators[0]["files"]}
-    on_disk = {p.name for p in (REPO / "policies").iterdir() if p.suffix in {".cedar", ".cedarschema"}}
+    policy_files = (REPO / "policies").iterdir()
+    on_disk = {p.name for p in policy_files if p.suffix in {".cedar", ".cedarschema"}}
     assert shipped == on_disk
 
 
