@@ -10,8 +10,8 @@ A LiveKit participant is *explained* only by something the control plane did:
 - an AGENT participant by a dispatch we created: the ``lk.agent_name`` attribute matches
   it, and LiveKit lists the participant's identity among that dispatch's jobs.
 
-Anything else is unexplained and removed (threats T-LK-1 forged token, T-LK-2 over-grant,
-T-LK-3 revoked user).
+Anything else is unexplained and removed (threats T-JOIN-1 forged token, T-JOIN-3 over-grant,
+T-JOIN-2 revoked user).
 """
 
 from __future__ import annotations

@@ -268,11 +268,14 @@ pg_bootstrap() { # idempotent: role with the generated password, both databases
     password=$(<"$VAR/postgres-password")
     # The password goes over stdin, never on a command line. It is base64url (no quotes),
     # so interpolating it into the SQL literal is safe. CREATEDB: the test suite clones a
-    # fresh database per test from a migrated template (this harness is loopback-only).
+    # fresh database per test from a migrated template (this harness is loopback-only);
+    # pg_signal_backend lets it drop such a database WITH (FORCE) despite a leftover
+    # connection.
     pg_psql <<EOF
 SELECT format('CREATE ROLE %I LOGIN', '$PG_ROLE')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') \gexec
 ALTER ROLE $PG_ROLE WITH LOGIN NOSUPERUSER NOCREATEROLE CREATEDB PASSWORD '$password';
+GRANT pg_signal_backend TO $PG_ROLE;
 SELECT format('CREATE DATABASE %I OWNER %I', '$PG_DB', '$PG_ROLE')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', '$PG_TEST_DB', '$PG_ROLE')

@@ -4,6 +4,7 @@ regenerated from the code."""
 from __future__ import annotations
 
 import ast
+import re
 
 from tests.support.app import REPO
 from threat_model.report import REPORT, render
@@ -38,3 +39,11 @@ def test_threat_ids_are_unique() -> None:
 
 def test_the_report_is_up_to_date() -> None:
     assert REPORT.read_text() == render(), "run: uv run python -m threat_model.report"
+
+
+def test_every_threat_cited_in_code_exists() -> None:
+    known = {t.id for t in THREATS}
+    cited: set[str] = set()
+    for path in (REPO / "control_plane").rglob("*.py"):
+        cited.update(re.findall(r"\bT-[A-Z]+-\d+\b", path.read_text()))
+    assert cited - known == set()
