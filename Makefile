@@ -32,7 +32,7 @@ test:
 
 ## Embedded defaults only (SQLite backend, memory limiter) against the same real peers.
 test-embedded:
-	CP_TEST_BACKENDS=sqlite scripts/test
+	CP_TEST_BACKENDS=sqlite CP_TEST_LIMITERS=memory scripts/test
 
 ## Format check, lint, types, house rules.
 check:

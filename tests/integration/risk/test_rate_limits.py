@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,13 @@ def _storage(kind: str, env: HarnessEnv) -> str:
     return url
 
 
-@pytest.fixture(params=["memory", "redis"])
+# CP_TEST_LIMITERS=memory runs the embedded default alone (see scripts/test).
+LIMITERS = tuple(
+    k.strip() for k in os.environ.get("CP_TEST_LIMITERS", "memory,redis").split(",") if k.strip()
+)
+
+
+@pytest.fixture(params=LIMITERS)
 def limiter_kind(request: pytest.FixtureRequest) -> str:
     kind: str = request.param
     return kind
