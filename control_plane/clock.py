@@ -13,3 +13,8 @@ class Clock(Protocol):
 def utc_now() -> datetime:
     """The real clock: timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def as_utc(ts: datetime) -> datetime:
+    """A stored timestamp as timezone-aware UTC (SQLite hands back naive UTC values)."""
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)

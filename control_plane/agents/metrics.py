@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -44,6 +44,7 @@ from control_plane.authz.types import (
     SessionId,
     TenantId,
 )
+from control_plane.clock import as_utc
 from control_plane.identity.service import ensure_subject
 from control_plane.identity.types import Principal
 from control_plane.privacy.errors import CredentialSessionMismatch
@@ -53,10 +54,6 @@ from control_plane.store.engine import insert_new
 
 MAX_TURNS_PER_SESSION = 5000
 MAX_ITEMS_SHOWN = 500
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def turn_row_id(session_id: str, turn_id: str) -> str:
@@ -167,7 +164,7 @@ async def store_turn_metrics(
     await _authorize_write(
         tx, policies=policies, claims=claims, session=session, request_id=request_id, now=now
     )
-    if session.finalized_at is not None or _aware(session.expires_at) <= now:
+    if session.finalized_at is not None or as_utc(session.expires_at) <= now:
         raise MetricsClosed()
     rows = {
         turn_row_id(session_id, t.turn_id): {

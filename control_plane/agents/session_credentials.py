@@ -7,7 +7,7 @@ is not revoked, so revocation is immediate on every replica (no cache).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import col
@@ -20,11 +20,8 @@ from control_plane.agents.credentials import (
 )
 from control_plane.agents.tables import WorkerCredential
 from control_plane.agents.types import CredentialKind, WorkerClaims
+from control_plane.clock import as_utc
 from control_plane.crypto.keyring import KeyRing
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 async def issue_session_credential(
@@ -92,7 +89,7 @@ async def authenticate_session_credential(
         raise InvalidWorkerCredential("credential rejected: unknown")
     if row.revoked_at is not None:
         raise InvalidWorkerCredential("credential rejected: revoked")
-    if _aware(row.expires_at) <= now:
+    if as_utc(row.expires_at) <= now:
         raise InvalidWorkerCredential("credential rejected: expired")
     return claims
 

@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -58,7 +58,7 @@ from control_plane.agents.worker_credentials import (
 )
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
-from control_plane.clock import Clock
+from control_plane.clock import Clock, as_utc
 from control_plane.config import Settings
 from control_plane.crypto.keyring import KeyRing
 from control_plane.logs import get_logger
@@ -68,10 +68,6 @@ _log = get_logger("control_plane.agents.supervisor")
 
 KILL_AFTER_SECONDS: Final = 10.0
 SUPERVISOR_ACTOR: Final = "control-plane:supervisor"
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def _kill_group(pid: int) -> None:
@@ -244,7 +240,7 @@ class Supervisor:
                 continue
             row = rows.get(slot.worker_id)
             heartbeat = row.last_heartbeat_at if row is not None else None
-            await self._check_health(slot, _aware(heartbeat) if heartbeat else None)
+            await self._check_health(slot, as_utc(heartbeat) if heartbeat else None)
             if slot.process is not None and slot.terminating_since is None:
                 await self._maybe_rotate(slot)
 
@@ -406,7 +402,7 @@ class Supervisor:
             return
         now = self._clock()
         ttl = timedelta(seconds=self._agents.credential_ttl_seconds)
-        if now < _aware(slot.expires_at) - ttl / 3:
+        if now < as_utc(slot.expires_at) - ttl / 3:
             return
         # Record the new credential, then hand it over, then revoke the old one: there is
         # no moment when the file holds a credential the store does not accept.

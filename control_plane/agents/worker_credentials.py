@@ -9,7 +9,7 @@ exists and is not revoked, so revocation is immediate on every replica.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import col
@@ -22,10 +22,7 @@ from control_plane.agents.credentials import (
 )
 from control_plane.agents.tables import WorkerCredential
 from control_plane.agents.types import CredentialKind, WorkerClaims
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+from control_plane.clock import as_utc
 
 
 async def issue_worker_credential(
@@ -61,7 +58,7 @@ async def authenticate_worker_credential(
         raise InvalidWorkerCredential("credential rejected: unknown")
     if row.revoked_at is not None:
         raise InvalidWorkerCredential("credential rejected: revoked")
-    if _aware(row.expires_at) <= now:
+    if as_utc(row.expires_at) <= now:
         raise InvalidWorkerCredential("credential rejected: expired")
     return claims
 

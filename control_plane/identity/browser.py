@@ -12,11 +12,12 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from control_plane.clock import as_utc
 from control_plane.config import BrowserSessionSettings
 from control_plane.errors import NotFound
 from control_plane.identity.errors import AuthenticationFailed, CsrfRejected
@@ -29,10 +30,6 @@ MAX_COOKIE_CHARS = 128
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -79,12 +76,12 @@ async def resolve_browser_session(
         raise AuthenticationFailed("session unknown")
     if row.revoked_at is not None:
         raise AuthenticationFailed("session revoked")
-    if _aware(row.absolute_expires_at) <= now:
+    if as_utc(row.absolute_expires_at) <= now:
         raise AuthenticationFailed("session expired (absolute)")
-    idle_deadline = _aware(row.last_seen_at) + timedelta(seconds=settings.idle_timeout_seconds)
+    idle_deadline = as_utc(row.last_seen_at) + timedelta(seconds=settings.idle_timeout_seconds)
     if idle_deadline <= now:
         raise AuthenticationFailed("session expired (idle)")
-    if now - _aware(row.last_seen_at) > TOUCH_GRANULARITY:
+    if now - as_utc(row.last_seen_at) > TOUCH_GRANULARITY:
         row.last_seen_at = now
         tx.add(row)
     return Principal(
@@ -132,7 +129,7 @@ async def list_browser_sessions(
             .order_by(col(BrowserSession.created_at).desc())
         )
     ).all()
-    return [r for r in rows if _aware(r.absolute_expires_at) > now]
+    return [r for r in rows if as_utc(r.absolute_expires_at) > now]
 
 
 async def revoke_browser_session(

@@ -14,7 +14,7 @@ first append to the commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, or_, select
@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control_plane.agents.session_credentials import revoke_session_credentials
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+from control_plane.clock import as_utc
 from control_plane.crypto.envelope import DataKey, decrypt, encrypt
 from control_plane.crypto.keyring import KeyRing
 from control_plane.crypto.service import find_data_key
@@ -44,10 +45,6 @@ FINALIZE_BATCH = 20
 EXPIRY_GRACE = timedelta(seconds=60)
 SYSTEM_ACTOR = "control-plane"
 _log = get_logger("control_plane.privacy")
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 async def _is_held(tx: AsyncSession, session: VoiceSession) -> bool:
@@ -252,4 +249,4 @@ async def finalize_due_sessions(
 
 async def _expired(tx: AsyncSession, session_id: str, now: datetime) -> bool:
     session = await tx.get(VoiceSession, session_id)
-    return bool(session and session.status == "active" and _aware(session.expires_at) <= now)
+    return bool(session and session.status == "active" and as_utc(session.expires_at) <= now)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +36,7 @@ from control_plane.authz.types import (
     SessionId,
     TenantId,
 )
+from control_plane.clock import as_utc
 from control_plane.crypto.envelope import DataKey, decrypt, encrypt
 from control_plane.crypto.service import ensure_data_key
 from control_plane.privacy.errors import CredentialSessionMismatch, TranscriptClosed
@@ -54,10 +55,6 @@ from control_plane.sessions.service import get_session, session_resource
 from control_plane.sessions.tables import VoiceSession
 
 NO_STORAGE = "no_storage"
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def agent_actor(claims: WorkerClaims) -> str:
@@ -179,7 +176,7 @@ def _is_closed(session: VoiceSession, now: datetime) -> bool:
     return (
         session.finalized_at is not None
         or session.status != "active"
-        or _aware(session.expires_at) <= now
+        or as_utc(session.expires_at) <= now
     )
 
 

@@ -19,12 +19,13 @@ import hmac
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, or_, select
 
+from control_plane.clock import as_utc
 from control_plane.logs import get_logger
 from control_plane.risk.tables import Anomaly
 from control_plane.store.engine import try_lease
@@ -38,10 +39,6 @@ BATCH = 20
 MAX_BACKOFF = timedelta(hours=1)
 DEFAULT_TOLERANCE_SECONDS = 300
 _log = get_logger("control_plane.risk")
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def sign_alert(secret: bytes, body: bytes, timestamp: int) -> str:
@@ -82,7 +79,7 @@ def alert_body(anomaly: Anomaly) -> bytes:
         "tenant": anomaly.tenant,
         "session": anomaly.session_id,
         "evidence": anomaly.evidence,
-        "created_at": _aware(anomaly.created_at).isoformat(),
+        "created_at": as_utc(anomaly.created_at).isoformat(),
     }
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 

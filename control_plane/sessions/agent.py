@@ -8,7 +8,7 @@ and the response says why. The decision is recorded either way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +22,7 @@ from control_plane.agents.errors import AgentDispatchFailed
 from control_plane.authz.recording import record_decisions
 from control_plane.authz.service import decide
 from control_plane.authz.types import Action, AuthzRequest, RequestContext, RiskLevel
+from control_plane.clock import as_utc
 from control_plane.identity.service import ensure_subject
 from control_plane.sessions.service import (
     cedar_principal,
@@ -48,10 +49,6 @@ class AgentOutcome:
 class SessionGrant:
     join: JoinGrant
     agent: AgentOutcome | None  # None: no agent was asked for
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 async def create_session_with_agent(
@@ -101,7 +98,7 @@ async def create_session_with_agent(
         retention_class=session.retention_class,
         decision_id=decision.id,
         policy_version=decision.policy_version,
-        session_expires_at=_aware(session.expires_at),
+        session_expires_at=as_utc(session.expires_at),
         actor=caller.principal.subject_id,
         request_id=caller.request_id,
     )

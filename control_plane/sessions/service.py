@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +30,7 @@ from control_plane.authz.types import (
     TenantId,
     TenantResource,
 )
+from control_plane.clock import as_utc
 from control_plane.identity.service import ensure_subject
 from control_plane.identity.tables import Subject
 from control_plane.sessions.errors import InviteInvalid, SessionEnded, SessionNotFound, TtlTooLong
@@ -39,10 +40,6 @@ from control_plane.tokens.service import mint_join_token
 from control_plane.tokens.types import RoomName
 
 INVITE_TTL = timedelta(hours=1)
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def cedar_principal(caller: Caller, subject: Subject) -> PrincipalRef:
@@ -256,7 +253,7 @@ async def _redeem_invite(
         invite is None
         or invite.session_id != session.id
         or invite.used_by is not None
-        or _aware(invite.expires_at) <= now
+        or as_utc(invite.expires_at) <= now
     ):
         raise InviteInvalid()
     invite.used_by = subject_id
@@ -285,7 +282,7 @@ async def mint_session_token(
     new decision, never a copy of an old one)."""
     checked_ttl = _ttl(ttl, services)
     session = await get_session(tx, session_id)
-    if session.status != "active" or _aware(session.expires_at) <= now:
+    if session.status != "active" or as_utc(session.expires_at) <= now:
         raise SessionEnded()
     subject = await ensure_subject(tx, principal=caller.principal, now=now)
     if invite_code is not None and session.tenant == caller.principal.tenant:

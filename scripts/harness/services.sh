@@ -272,6 +272,7 @@ pg_bootstrap() { # idempotent: role with the generated password, both databases
     # pg_signal_backend lets it drop such a database WITH (FORCE) despite a leftover
     # connection.
     pg_psql <<EOF
+SET client_min_messages = warning;
 SELECT format('CREATE ROLE %I LOGIN', '$PG_ROLE')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') \gexec
 ALTER ROLE $PG_ROLE WITH LOGIN NOSUPERUSER NOCREATEROLE CREATEDB PASSWORD '$password';
