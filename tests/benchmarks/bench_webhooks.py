@@ -295,7 +295,9 @@ def bench_intake(
             "CONTROL_PLANE_LIVEKIT__WEBHOOK_API_SECRET": secret,
             "CONTROL_PLANE_WEBHOOKS__UNKNOWN_ROOMS": "audit",
         }
-        pool = _events(events + 1000, secret)
+        # Enough distinct events for the warm-up, both closed-loop runs and every
+        # open-loop rate (a shared pool that runs dry would report 0 events).
+        pool = _events(1000 + events + int(sum(rates) * seconds), secret)
         database = Path(tmp) / "control-plane.db"
         with served(environment, port=INTAKE_PORT) as base:
             asyncio.run(_closed_loop(base, pool[:1000], 30))  # warm-up
