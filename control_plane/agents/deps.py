@@ -5,32 +5,43 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from control_plane.agents.credential_store import authenticate_credential
 from control_plane.agents.credentials import InvalidWorkerCredential
 from control_plane.agents.dispatch import DispatchServices
-from control_plane.agents.types import WorkerClaims
-from control_plane.agents.worker_credentials import authenticate_worker_credential
+from control_plane.agents.types import CredentialKind, WorkerClaims
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.deps import RequestId, State, Tx
 from control_plane.privacy.errors import WorkerAuthenticationFailed
+from control_plane.state import AppState
 
 
-async def get_process_worker(
-    request: Request, state: State, tx: Tx, request_id: RequestId
+async def authenticate_worker_bearer(
+    request: Request,
+    state: AppState,
+    tx: AsyncSession,
+    request_id: str,
+    *,
+    kind: CredentialKind,
 ) -> WorkerClaims:
-    """A worker process holding a valid, recorded, unrevoked WORKER credential.
+    """The internal-API credential of ``kind`` in the Authorization header.
 
-    Session credentials, identity tokens, LiveKit tokens and cookies never qualify. Every
-    failure is the same 401; the exact reason is audited.
+    Identity tokens, LiveKit tokens, cookies and the other kind of worker credential never
+    qualify. Every failure is the same 401; the exact reason is audited.
     """
     authorization = request.headers.get("authorization") or ""
     scheme, _, token = authorization.partition(" ")
     try:
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidWorkerCredential("credential rejected: no bearer credential")
-        return await authenticate_worker_credential(
-            tx, key=state.keys.worker_credential_key, token=token.strip(), now=state.clock()
+        return await authenticate_credential(
+            tx,
+            key=state.keys.worker_credential_key,
+            token=token.strip(),
+            kind=kind,
+            now=state.clock(),
         )
     except InvalidWorkerCredential as exc:
         await append_audit(
@@ -40,11 +51,20 @@ async def get_process_worker(
                 outcome=Outcome.FAILURE,
                 reason=exc.message[:200],
                 request_id=request_id,
-                details={"path": request.url.path[:128], "credential": "worker-process"},
+                details={"path": request.url.path[:128], "credential": f"worker-{kind.value}"},
             ),
             now=state.clock(),
         )
         raise WorkerAuthenticationFailed() from None
+
+
+async def get_process_worker(
+    request: Request, state: State, tx: Tx, request_id: RequestId
+) -> WorkerClaims:
+    """A worker process holding a valid, recorded, unrevoked WORKER credential."""
+    return await authenticate_worker_bearer(
+        request, state, tx, request_id, kind=CredentialKind.WORKER
+    )
 
 
 ProcessWorker = Annotated[WorkerClaims, Depends(get_process_worker)]

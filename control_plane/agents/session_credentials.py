@@ -13,14 +13,10 @@ from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control_plane.agents.credentials import (
-    InvalidWorkerCredential,
-    issue_credential,
-    verify_credential,
-)
+from control_plane.agents.credential_store import record_credential
+from control_plane.agents.credentials import issue_credential
 from control_plane.agents.tables import WorkerCredential
 from control_plane.agents.types import CredentialKind, WorkerClaims
-from control_plane.clock import as_utc
 from control_plane.crypto.keyring import KeyRing
 
 
@@ -59,39 +55,8 @@ async def issue_session_credential_claims(
         ttl=ttl,
         now=now,
     )
-    tx.add(
-        WorkerCredential(
-            jti=claims.jti,
-            kind=claims.kind.value,
-            worker_id=claims.worker_id,
-            session_id=session_id,
-            issued_at=claims.issued_at,
-            expires_at=claims.expires_at,
-        )
-    )
-    await tx.flush()
+    await record_credential(tx, claims=claims)
     return token, claims
-
-
-async def authenticate_session_credential(
-    tx: AsyncSession, *, keys: KeyRing, token: str, now: datetime
-) -> WorkerClaims:
-    """A valid, recorded, unrevoked, unexpired session-bound credential; else one 401.
-
-    The reason (wrong type, expired, revoked, unknown) is in the exception for the audit
-    log; the client sees the same message for all of them.
-    """
-    claims = verify_credential(keys.worker_credential_key, token, now=now)
-    if claims.kind is not CredentialKind.SESSION or claims.session_id is None:
-        raise InvalidWorkerCredential("credential rejected: not session-bound")
-    row = await tx.get(WorkerCredential, claims.jti)
-    if row is None or row.session_id != claims.session_id:
-        raise InvalidWorkerCredential("credential rejected: unknown")
-    if row.revoked_at is not None:
-        raise InvalidWorkerCredential("credential rejected: revoked")
-    if as_utc(row.expires_at) <= now:
-        raise InvalidWorkerCredential("credential rejected: expired")
-    return claims
 
 
 async def revoke_session_credentials(tx: AsyncSession, *, session_id: str, now: datetime) -> int:

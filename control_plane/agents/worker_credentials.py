@@ -15,14 +15,10 @@ from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control_plane.agents.credentials import (
-    InvalidWorkerCredential,
-    issue_credential,
-    verify_credential,
-)
+from control_plane.agents.credential_store import record_credential
+from control_plane.agents.credentials import issue_credential
 from control_plane.agents.tables import WorkerCredential
 from control_plane.agents.types import CredentialKind, WorkerClaims
-from control_plane.clock import as_utc
 
 
 async def issue_worker_credential(
@@ -32,35 +28,8 @@ async def issue_worker_credential(
     token, claims = issue_credential(
         key, kind=CredentialKind.WORKER, worker_id=worker_id, session_id=None, ttl=ttl, now=now
     )
-    tx.add(
-        WorkerCredential(
-            jti=claims.jti,
-            kind=claims.kind.value,
-            worker_id=worker_id,
-            session_id=None,
-            issued_at=claims.issued_at,
-            expires_at=claims.expires_at,
-        )
-    )
-    await tx.flush()
+    await record_credential(tx, claims=claims)
     return token, claims
-
-
-async def authenticate_worker_credential(
-    tx: AsyncSession, *, key: bytes, token: str, now: datetime
-) -> WorkerClaims:
-    """A valid, recorded, unrevoked, unexpired process credential; else one 401."""
-    claims = verify_credential(key, token, now=now)
-    if claims.kind is not CredentialKind.WORKER or claims.session_id is not None:
-        raise InvalidWorkerCredential("credential rejected: not a worker credential")
-    row = await tx.get(WorkerCredential, claims.jti)
-    if row is None or row.worker_id != claims.worker_id or row.session_id is not None:
-        raise InvalidWorkerCredential("credential rejected: unknown")
-    if row.revoked_at is not None:
-        raise InvalidWorkerCredential("credential rejected: revoked")
-    if as_utc(row.expires_at) <= now:
-        raise InvalidWorkerCredential("credential rejected: expired")
-    return claims
 
 
 async def revoke_worker_credential(tx: AsyncSession, *, jti: str, now: datetime) -> bool:

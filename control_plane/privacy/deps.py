@@ -7,53 +7,26 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from control_plane.agents.credentials import InvalidWorkerCredential
-from control_plane.agents.session_credentials import authenticate_session_credential
-from control_plane.agents.types import WorkerClaims
-from control_plane.audit.service import append_audit
-from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+from control_plane.agents.deps import authenticate_worker_bearer
+from control_plane.agents.types import CredentialKind, WorkerClaims
 from control_plane.deps import RequestId, State, Tx
 from control_plane.privacy.erasure import ErasureServices
-from control_plane.privacy.errors import WorkerAuthenticationFailed
 from control_plane.privacy.types import PrivacyServices
 
 
 async def get_session_worker(
     request: Request, state: State, tx: Tx, request_id: RequestId
 ) -> WorkerClaims:
-    """A worker holding a valid, recorded, unrevoked session-bound credential.
-
-    Identity tokens, LiveKit tokens and browser cookies never qualify (the credential has
-    its own ``typ``, audience and key). Every failure is the same 401; the exact reason is
-    audited.
-    """
-    authorization = request.headers.get("authorization") or ""
-    scheme, _, token = authorization.partition(" ")
-    try:
-        if scheme.lower() != "bearer" or not token.strip():
-            raise InvalidWorkerCredential("credential rejected: no bearer credential")
-        return await authenticate_session_credential(
-            tx, keys=state.keys, token=token.strip(), now=state.clock()
-        )
-    except InvalidWorkerCredential as exc:
-        await append_audit(
-            tx,
-            event=AuditEvent(
-                type=AuditEventType.BEARER_REJECTED,
-                outcome=Outcome.FAILURE,
-                reason=exc.message[:200],
-                request_id=request_id,
-                details={"path": request.url.path[:128], "credential": "worker"},
-            ),
-            now=state.clock(),
-        )
-        raise WorkerAuthenticationFailed() from None
+    """A worker holding a valid, recorded, unrevoked session-bound credential."""
+    return await authenticate_worker_bearer(
+        request, state, tx, request_id, kind=CredentialKind.SESSION
+    )
 
 
 SessionWorker = Annotated[WorkerClaims, Depends(get_session_worker)]
 
 
-def get_privacy_services(state: State) -> PrivacyServices:
+async def get_privacy_services(state: State) -> PrivacyServices:
     """Keys, the redaction engine and the current policy snapshot (503 when none)."""
     return PrivacyServices(
         keys=state.keys,
@@ -67,7 +40,7 @@ def get_privacy_services(state: State) -> PrivacyServices:
 PrivacyDeps = Annotated[PrivacyServices, Depends(get_privacy_services)]
 
 
-def get_erasure_services(state: State) -> ErasureServices:
+async def get_erasure_services(state: State) -> ErasureServices:
     """Keys, the current policy snapshot and the remediation wake-up (LiveKit side)."""
     return ErasureServices(
         keys=state.keys,
