@@ -134,6 +134,9 @@ class RiskSettings(_Section):
     mint_limit_per_subject: str = "60/minute"
     mint_limit_per_address: str = "120/minute"
     webhook_limit: str = "6000/minute"
+    # Each rejected credential is audited with its reason, up to this many per address:
+    # a flood of garbage bearers must not flood (and serialise on) the audit chain.
+    rejection_audit_limit: str = "120/minute"
     high_risk_score: int = Field(default=80, ge=0, le=100)
     # Anomaly detection (risk/detectors.py). Counters live in `storage_url` next to the
     # rate limits, so every replica sees the same streams. Rule -> response; a rule left

@@ -399,4 +399,18 @@ THREATS: tuple[Threat, ...] = (
             f"{_ANOMALY}::test_session_fanout_lock_locks_the_subject",
         ),
     ),
+    Threat(
+        id="T-DOS-3",
+        title="A flood of forged credentials floods, and serialises on, the audit chain",
+        category=Stride.DENIAL_OF_SERVICE,
+        asset="audit log, mint throughput",
+        entry_point="Authorization headers, webhook deliveries",
+        mitigation="Rejections are always refused and always counted for anomaly detection, "
+        "but audited per sender address only up to a budget (risk.rejection_audit_limit, "
+        "webhooks.rejection_audit_limit); the rest go to the structured log.",
+        tests=(
+            f"{_BEARER}::test_a_flood_of_garbage_bearers_is_refused_but_audited_only_up_to_the_budget",
+            f"{_WEBHOOK}::test_rejection_audits_are_bounded_per_sender",
+        ),
+    ),
 )

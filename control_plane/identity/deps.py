@@ -20,9 +20,12 @@ from control_plane.identity.errors import AuthenticationFailed, CsrfRejected
 from control_plane.identity.pseudonym import pseudonymize_address
 from control_plane.identity.types import AuthMethod, Principal
 from control_plane.identity.verify import verify_access_token
+from control_plane.logs import get_logger
 from control_plane.risk.deps import ClientAddress
+from control_plane.risk.service import is_within_audit_budget
 from control_plane.state import AppState
 
+_log = get_logger("control_plane.identity")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
 
@@ -69,17 +72,25 @@ async def get_principal(
         reason = exc.reason if isinstance(exc, AuthenticationFailed) else "csrf token rejected"
         address_key = pseudonymize_address(state.keys.pseudonym_key, address)
         now = state.clock()
-        await append_audit(
-            tx,
-            event=AuditEvent(
-                type=AuditEventType.BEARER_REJECTED,
-                outcome=Outcome.FAILURE,
-                reason=reason,
-                request_id=request_id,
-                details={"path": request.url.path[:128], "address": address_key},
-            ),
-            now=now,
-        )
+        if await is_within_audit_budget(
+            state.limiter,
+            limit=state.settings.risk.rejection_audit_limit,
+            scope="auth-rejected",
+            key=address_key,
+        ):
+            await append_audit(
+                tx,
+                event=AuditEvent(
+                    type=AuditEventType.BEARER_REJECTED,
+                    outcome=Outcome.FAILURE,
+                    reason=reason,
+                    request_id=request_id,
+                    details={"path": request.url.path[:128], "address": address_key},
+                ),
+                now=now,
+            )
+        else:
+            _log.info("auth.rejected_over_budget", reason=reason, address_hash=address_key)
         # Failures per address feed anomaly detection (a counter increment; an anomaly
         # and its alert only when the threshold is crossed). Both survive the rollback.
         await state.risk.observe_auth_failure(

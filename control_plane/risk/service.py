@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.errors import RateLimited
-from control_plane.risk.limiter import RateLimiter
+from control_plane.risk.limiter import LimiterUnavailable, RateLimiter
 
 
 async def enforce_limit(
@@ -40,3 +40,15 @@ async def enforce_limit(
         now=now,
     )
     raise RateLimited(retry_after=outcome.retry_after)
+
+
+async def is_within_audit_budget(limiter: RateLimiter, *, limit: str, scope: str, key: str) -> bool:
+    """Whether a rejection from ``key`` may still be audited in this window.
+
+    An unreachable limiter store counts as "yes": when in doubt, record.
+    """
+    try:
+        outcome = await limiter.hit(limit, scope, key)
+    except LimiterUnavailable:
+        return True
+    return outcome.allowed

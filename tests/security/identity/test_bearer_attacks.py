@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -14,7 +15,7 @@ from sqlmodel import col, select
 
 from control_plane.audit.tables import AuditRecord
 from control_plane.store.uow import unit_of_work
-from tests.support.app import RunningApp
+from tests.support.app import RunningApp, make_settings, running_app
 from tests.support.forge import (
     hs256_with_public_key,
     sign_as_idp,
@@ -169,3 +170,26 @@ async def test_malformed_authorization_headers(live_app: RunningApp, header: str
         "/v1/sessions", json={}, headers={"Authorization": header}
     )
     assert response.status_code == 401
+
+
+async def test_a_flood_of_garbage_bearers_is_refused_but_audited_only_up_to_the_budget(
+    tmp_path: Path, harness_env: HarnessEnv
+) -> None:
+    settings = make_settings(tmp_path, env=harness_env, risk={"rejection_audit_limit": "3/minute"})
+    async with running_app(settings) as app:
+        statuses = [
+            (
+                await app.client.post(
+                    "/v1/sessions", json={}, headers={"Authorization": f"Bearer garbage-{i}"}
+                )
+            ).status_code
+            for i in range(6)
+        ]
+        assert statuses == [401] * 6
+        async with unit_of_work(app.state.engine) as tx:
+            rejected = (
+                await tx.exec(
+                    select(AuditRecord).where(col(AuditRecord.event_type) == "auth.bearer_rejected")
+                )
+            ).all()
+        assert len(rejected) == 3
