@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from control_plane.identity.routes import router as identity_router
 from control_plane.jobs import JobRunner
 from control_plane.livekit.client import LiveKitRooms, make_livekit_client
 from control_plane.livekit.jobs import LiveKitWork
-from control_plane.livekit.routes import router as livekit_router
+from control_plane.livekit.routes import webhook_route
 from control_plane.logs import get_logger
 from control_plane.middleware import BodySizeLimitMiddleware, HttpMetrics, RequestContextMiddleware
 from control_plane.privacy.jobs import privacy_jobs
@@ -53,6 +54,7 @@ from control_plane.sessions.revocation import evict_subject_everywhere
 from control_plane.sessions.routes import router as sessions_router
 from control_plane.sessions.routes import subjects_router
 from control_plane.state import AppState
+from control_plane.store.checkpoint import start_checkpointer
 from control_plane.store.engine import create_engine
 from control_plane.store.migrate import upgrade_database
 from control_plane.tokens.bench_routes import router as bench_router
@@ -151,7 +153,9 @@ def create_app(
         database_url = settings.database_url
         if settings.is_development:
             await upgrade_database(database_url)
-        engine = create_engine(database_url, echo=settings.database.echo)
+        engine = create_engine(
+            database_url, echo=settings.database.echo, background_checkpoints=True
+        )
         keys = load_key_ring(
             settings.keys, settings.key_dir, is_development=settings.is_development
         )
@@ -223,6 +227,7 @@ def create_app(
                 agents=AgentRuntime(telemetry=telemetry, supervisor=supervisor),
                 risk=risk,
             )
+            checkpoints = start_checkpointer(database_url)
             work.intake.start()
             runner.start()
             _log.info(
@@ -247,6 +252,8 @@ def create_app(
                 await livekit_client.aclose()
                 await redactor.aclose()
                 await engine.dispose()
+                if checkpoints is not None:
+                    await asyncio.to_thread(checkpoints.stop)
 
     app = FastAPI(
         title="Voice session control plane",
@@ -256,20 +263,21 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    # Routes match in order: the hot paths (webhook intake, token mint) come first.
+    app.router.routes.append(webhook_route)
+    app.include_router(sessions_router)
+    if settings.server.benchmark_routes and settings.is_development:
+        app.include_router(bench_router)  # next to the mint it is compared with
     app.include_router(health_router)
     app.include_router(identity_router)
-    app.include_router(sessions_router)
     app.include_router(privacy_router)
     app.include_router(privacy_internal_router)
     app.include_router(subjects_router)
-    app.include_router(livekit_router)
     app.include_router(policies_router)
     app.include_router(agents_router)
     app.include_router(agents_internal_router)
     app.include_router(audit_router)
     app.include_router(anomalies_router)
-    if settings.server.benchmark_routes and settings.is_development:
-        app.include_router(bench_router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -30,18 +30,34 @@ def sync_url(url: str) -> str:
     return url.replace("sqlite+aiosqlite://", "sqlite://")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL (None for PostgreSQL or an in-memory database)."""
+    if not is_sqlite(url):
+        return None
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return path if path and path != ":memory:" else None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, auto_checkpoint: bool) -> None:
     # Any: DB-API connection objects are untyped.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process kill
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=2000")
+    if not auto_checkpoint:
+        cursor.execute("PRAGMA wal_autocheckpoint=0")  # store/checkpoint.py does it
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; SQLite gets one pooled connection so writers queue, not spin."""
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, background_checkpoints: bool = False
+) -> AsyncEngine:
+    """An async engine; SQLite gets one pooled connection so writers queue, not spin.
+
+    ``background_checkpoints``: the caller runs a ``WalCheckpointer`` on the SQLite file,
+    so commits never checkpoint on the event loop (the server does; CLI tools do not).
+    """
     if not url.startswith(SUPPORTED_PREFIXES):
         raise ConfigError(
             "invalid setting database.url: use sqlite+aiosqlite:/// or postgresql+psycopg://"
@@ -59,7 +75,12 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
             pool_timeout=30,
             async_creator=inline_creator(path or ":memory:"),
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        auto_checkpoint = not (background_checkpoints and sqlite_file(url))
+
+        def on_connect(dbapi_connection: Any, record: Any) -> None:
+            _sqlite_pragmas(dbapi_connection, record, auto_checkpoint=auto_checkpoint)
+
+        event.listen(engine.sync_engine, "connect", on_connect)
         return engine
     return create_async_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
