@@ -57,8 +57,14 @@ def serve(
         f"{'from ' + str(settings.key_dir) if settings.is_development else 'from settings'}",
         err=True,
     )
+    application = create_app(settings)
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.server.host,
         port=settings.server.port,
         log_config=None,
