@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from control_plane.audit.chain import ChainBreak
 from control_plane.audit.service import (
     AuditChainBroken,
+    VerifiedPrefix,
     find_chain_bounds,
     find_latest_checkpoint,
+    segment_start,
     write_checkpoint,
 )
 from control_plane.audit.tables import AuditCheckpoint
+from control_plane.audit.verify import walk_segment
 from control_plane.config import AuditSettings
 from control_plane.jobs import Job
 from control_plane.logs import get_logger
@@ -23,6 +28,10 @@ from control_plane.store.uow import unit_of_work
 
 CHECKPOINT_LEASE_KEY = 0x63705F63686B70  # "cp_chkp"
 MAX_POLL_SECONDS = 30.0
+# Records walked per read transaction before the lock is taken. The SQLite store has one
+# connection: a walk of the whole segment inside one transaction held every request's
+# commit for its duration (240 ms for ~7,000 records, measured on the webhook intake).
+PREVERIFY_BATCH = 500
 _log = get_logger("control_plane.audit")
 
 
@@ -51,11 +60,39 @@ def poll_seconds(settings: AuditSettings) -> float:
     return float(min(settings.checkpoint_interval_seconds, MAX_POLL_SECONDS))
 
 
+async def preverify(
+    engine: AsyncEngine, *, start: tuple[int, str], through_seq: int, batch: int = PREVERIFY_BATCH
+) -> VerifiedPrefix | ChainBreak:
+    """Walk the records after ``start`` up to ``through_seq`` in short read transactions,
+    giving the loop and the connection back between them; the first break, if any."""
+    at, checked, purges = start, 0, {}
+    while at[0] < through_seq:
+        async with unit_of_work(engine) as tx:
+            segment = await walk_segment(
+                tx, after_seq=at[0], after_hash=at[1], through_seq=min(at[0] + batch, through_seq)
+            )
+        if segment.chain_break is not None:
+            return segment.chain_break
+        if segment.checked == 0 or segment.last_seq is None or segment.last_hash is None:
+            break  # records missing in the range: the locked walk decides
+        at = (segment.last_seq, segment.last_hash)
+        checked += segment.checked
+        purges.update(segment.purges)
+        await asyncio.sleep(0)
+    return VerifiedPrefix(start=start, through=at, checked=checked, purges=purges)
+
+
+def _refused(chain_break: ChainBreak) -> None:
+    _log.error("audit.checkpoint_refused", reason=chain_break.reason, seq=chain_break.seq)
+
+
 async def run_checkpoint_step(
     engine: AsyncEngine, *, key: Ed25519PrivateKey, settings: AuditSettings, now: datetime
 ) -> AuditCheckpoint | None:
     """One job step: under a lease (one replica at a time), sign the head if due.
 
+    The records since the last checkpoint are walked first in short read transactions
+    (``preverify``); under the write lock only what was appended meanwhile is walked.
     A chain that does not extend the last checkpoint is never signed: the step logs
     ``audit.checkpoint_refused`` naming the record and returns None, every time, until an
     operator runs ``control-plane audit verify``.
@@ -76,14 +113,18 @@ async def run_checkpoint_step(
         )
         if not due and (last is None or last.first_seq == bounds.first_seq):
             return None
+        start = segment_start(bounds, last)
+    prefix = await preverify(engine, start=start, through_seq=bounds.head_seq)
+    if isinstance(prefix, ChainBreak):
+        _refused(prefix)
+        return None
+    async with unit_of_work(engine) as tx:
+        if not await try_lease(await tx.connection(), CHECKPOINT_LEASE_KEY):
+            return None
         try:
-            checkpoint = await write_checkpoint(tx, key=key, now=now)
+            checkpoint = await write_checkpoint(tx, key=key, now=now, prefix=prefix)
         except AuditChainBroken as exc:
-            _log.error(
-                "audit.checkpoint_refused",
-                reason=exc.chain_break.reason,
-                seq=exc.chain_break.seq,
-            )
+            _refused(exc.chain_break)
             return None
     if checkpoint is not None:
         _log.info("audit.checkpoint_written", seq=checkpoint.head_seq)

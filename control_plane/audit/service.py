@@ -185,17 +185,50 @@ async def find_latest_checkpoint(tx: AsyncSession) -> AuditCheckpoint | None:
     return (await tx.exec(query)).first()
 
 
-async def _check_since(tx: AsyncSession, bounds: ChainBounds, last: AuditCheckpoint | None) -> None:
+@dataclass(frozen=True)
+class VerifiedPrefix:
+    """Records already checked outside the write lock: the walk from ``start`` reached
+    ``through`` intact and saw these retention ``purges``."""
+
+    start: tuple[int, str]
+    through: tuple[int, str]
+    checked: int
+    purges: dict[int, str]
+
+
+def segment_start(bounds: ChainBounds, last: AuditCheckpoint | None) -> tuple[int, str]:
+    """Where the records a new checkpoint must vouch for begin (seq and hash before them):
+    after the last checkpoint, or at the kept chain's start when there is none or
+    retention removed what it covered."""
+    if last is not None and last.head_seq >= bounds.first_seq:
+        return last.head_seq, last.head_hash
+    return bounds.first_seq - 1, bounds.first_prev_hash
+
+
+async def _check_since(
+    tx: AsyncSession,
+    bounds: ChainBounds,
+    last: AuditCheckpoint | None,
+    prefix: VerifiedPrefix | None = None,
+) -> None:
     """Refuse to sign a chain that does not extend the last checkpoint (ASVS 16.4.2).
 
     Only the records since the last checkpoint are walked: everything before it is
     covered by its signature over the head hash, which the first new record links to.
+    A ``prefix`` checked earlier from the same start is not walked again.
     """
+    start = segment_start(bounds, last)
+    walk_from = start
+    checked, purges = 0, {}
+    if prefix is not None and prefix.start == start and prefix.through[0] <= bounds.head_seq:
+        walk_from, checked, purges = prefix.through, prefix.checked, dict(prefix.purges)
+    segment = await walk_segment(
+        tx, after_seq=walk_from[0], after_hash=walk_from[1], through_seq=bounds.head_seq
+    )
+    checked += segment.checked
+    purges.update(segment.purges)
     if last is not None and last.head_seq >= bounds.first_seq:
-        segment = await walk_segment(
-            tx, after_seq=last.head_seq, after_hash=last.head_hash, through_seq=bounds.head_seq
-        )
-        if segment.chain_break is None and segment.checked == 0:
+        if segment.chain_break is None and checked == 0:
             kept = (
                 await run_core(
                     tx, sa_select(_RECORDS.c.hash).where(_RECORDS.c.seq == last.head_seq)
@@ -204,20 +237,12 @@ async def _check_since(tx: AsyncSession, bounds: ChainBounds, last: AuditCheckpo
             if kept != last.head_hash:
                 segment.chain_break = ChainBreak(last.head_seq, "no longer has the signed hash")
         start_ok = bounds.first_seq == last.first_seq or (
-            segment.purges.get(bounds.first_seq - 1) == bounds.first_prev_hash
+            purges.get(bounds.first_seq - 1) == bounds.first_prev_hash
         )
     else:
-        segment = await walk_segment(
-            tx,
-            after_seq=bounds.first_seq - 1,
-            after_hash=bounds.first_prev_hash,
-            through_seq=bounds.head_seq,
-        )
         claims = [claim_of(last.model_dump())] if last is not None else []
         start_ok = (
-            start_anchor(
-                bounds.first_seq, bounds.first_prev_hash, purges=segment.purges, claims=claims
-            )
+            start_anchor(bounds.first_seq, bounds.first_prev_hash, purges=purges, claims=claims)
             is not None
         )
     if segment.chain_break is not None:
@@ -229,11 +254,19 @@ async def _check_since(tx: AsyncSession, bounds: ChainBounds, last: AuditCheckpo
 
 
 async def write_checkpoint(
-    tx: AsyncSession, *, key: Ed25519PrivateKey, now: datetime
+    tx: AsyncSession,
+    *,
+    key: Ed25519PrivateKey,
+    now: datetime,
+    prefix: VerifiedPrefix | None = None,
 ) -> AuditCheckpoint | None:
     """Sign where the kept chain starts and ends (Ed25519); None when the chain is empty or
     nothing changed since the last checkpoint. Raises ``AuditChainBroken`` rather than sign
-    a chain that does not extend the last checkpoint."""
+    a chain that does not extend the last checkpoint.
+
+    The walk happens under the audit write lock; pass a ``prefix`` (see
+    ``audit.jobs.preverify``) so that only the records appended since are walked there.
+    """
     await lock_audit_tail(await tx.connection())
     bounds = await find_chain_bounds(tx)
     if bounds is None:
@@ -241,7 +274,7 @@ async def write_checkpoint(
     last = await find_latest_checkpoint(tx)
     if last is not None and last.head_seq == bounds.head_seq and last.first_seq == bounds.first_seq:
         return None
-    await _check_since(tx, bounds, last)
+    await _check_since(tx, bounds, last, prefix)
     claim = CheckpointClaim(
         first_seq=bounds.first_seq,
         first_prev_hash=bounds.first_prev_hash,

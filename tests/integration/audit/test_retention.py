@@ -10,9 +10,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from control_plane.audit.jobs import run_checkpoint_step
+from control_plane.audit.chain import ChainBreak
+from control_plane.audit.jobs import preverify, run_checkpoint_step
 from control_plane.audit.retention import purge_audit_records
-from control_plane.audit.service import AuditChainBroken, write_checkpoint
+from control_plane.audit.service import (
+    AuditChainBroken,
+    VerifiedPrefix,
+    find_chain_bounds,
+    write_checkpoint,
+)
 from control_plane.audit.tables import AuditCheckpoint
 from control_plane.audit.verify import VerifyReport, verify_audit
 from control_plane.config import AuditSettings
@@ -137,3 +143,52 @@ async def test_checkpoint_job_on_two_replicas_signs_once(audit_db: str, keys: Ke
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_checkpoint_job_walks_new_records_in_batches_and_refuses_a_break(
+    engine: AsyncEngine, keys: KeyRing
+) -> None:
+    settings = AuditSettings(checkpoint_interval_seconds=300, checkpoint_every_records=5)
+    await append_events(engine, 10, start=T0)
+    first = await run_checkpoint_step(engine, key=keys.audit_signing_key, settings=settings, now=T0)
+    assert first is not None
+    await append_events(engine, 25, start=T0)
+    start = (first.head_seq, first.head_hash)
+    prefix = await preverify(engine, start=start, through_seq=35, batch=7)
+    assert isinstance(prefix, VerifiedPrefix)
+    assert (prefix.start, prefix.through[0], prefix.checked) == (start, 35, 25)
+    await execute_sql(engine, "UPDATE audit_record SET reason = 'rewritten' WHERE seq = 23")
+    found = await preverify(engine, start=start, through_seq=35, batch=7)
+    assert isinstance(found, ChainBreak)
+    assert found.seq == 23
+    later = T0 + timedelta(minutes=10)
+    assert (
+        await run_checkpoint_step(engine, key=keys.audit_signing_key, settings=settings, now=later)
+        is None
+    )
+    async with unit_of_work(engine) as tx:
+        rows = (await tx.exec(select(AuditCheckpoint))).all()
+    assert [r.head_seq for r in rows] == [10]  # nothing signed over the altered record
+
+
+async def test_a_prefix_from_another_start_is_not_trusted(
+    engine: AsyncEngine, keys: KeyRing
+) -> None:
+    await append_events(engine, 12, start=T0)
+    await _checkpoint(engine, keys, T0)
+    await append_events(engine, 6, start=T0)
+    await execute_sql(engine, "UPDATE audit_record SET reason = 'rewritten' WHERE seq = 15")
+    async with unit_of_work(engine) as tx:
+        bounds = await find_chain_bounds(tx)
+    assert bounds is not None
+    # A prefix that claims to cover the altered records but did not start at the last
+    # checkpoint's head is ignored: the locked walk starts from the checkpoint again.
+    claimed = VerifiedPrefix(
+        start=(0, "0" * 64), through=(bounds.head_seq, bounds.head_hash), checked=18, purges={}
+    )
+    with pytest.raises(AuditChainBroken) as caught:
+        async with unit_of_work(engine) as tx:
+            await write_checkpoint(
+                tx, key=keys.audit_signing_key, now=T0 + timedelta(minutes=1), prefix=claimed
+            )
+    assert caught.value.chain_break.seq == 15
