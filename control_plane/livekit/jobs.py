@@ -87,6 +87,7 @@ class LiveKitWork:
             owner=self.owner,
             wake=wake,
             pace=self.intake.pace,
+            busy=lambda: self.intake.is_busy,
         )
 
     def _announce(self, ids: Sequence[str]) -> None:

@@ -44,6 +44,7 @@ from control_plane.store.uow import unit_of_work
 _log = get_logger("control_plane.livekit.processing")
 WAKE_WEBHOOKS = "livekit.webhooks"
 CLAIM_BATCH = 100
+BUSY_CLAIM_BATCH = 8  # while deliveries arrive: a claim must not hold the loop for long
 PARTICIPANT_EVENTS = frozenset(
     {"participant_joined", "participant_left", "participant_connection_aborted"}
 )
@@ -241,9 +242,11 @@ class WebhookProcessor:
         owner: str,
         wake: Wake,
         pace: Callable[[], Awaitable[None]] | None = None,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self._engine = engine
         self._pace = pace or _yield
+        self._busy = busy or (lambda: False)
         self._livekit = livekit
         self._settings = settings
         self._policy = policy
@@ -261,18 +264,29 @@ class WebhookProcessor:
         """Process fresh events, then sweep; returns how many were handled."""
         handled = 0
         while self._fresh:
-            ids = [self._fresh.popleft() for _ in range(min(len(self._fresh), CLAIM_BATCH))]
-            handled += await self._claim_and_process(ids=ids)
+            size = min(len(self._fresh), self._batch_size())
+            ids = [self._fresh.popleft() for _ in range(size)]
+            handled += await self._claim_and_process(ids=ids, limit=size)
         while True:
             now = self._clock()
-            done = await self._claim_and_process(received_before=now - self._policy.grace)
+            size = self._batch_size()
+            done = await self._claim_and_process(
+                received_before=now - self._policy.grace, limit=size
+            )
             handled += done
-            if done < CLAIM_BATCH or self._fresh:
+            if done < size or self._fresh:
                 break
         return handled
 
+    def _batch_size(self) -> int:
+        return BUSY_CLAIM_BATCH if self._busy() else CLAIM_BATCH
+
     async def _claim_and_process(
-        self, *, ids: Sequence[str] | None = None, received_before: datetime | None = None
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        received_before: datetime | None = None,
+        limit: int = CLAIM_BATCH,
     ) -> int:
         claim = claim_token(self._owner)
         rows = await claim_events(
@@ -282,6 +296,7 @@ class WebhookProcessor:
             lease=self._policy.lease,
             ids=ids,
             received_before=received_before,
+            limit=limit,
         )
         for row in rows:
             await self._process(row, claim=claim)
