@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -138,6 +139,31 @@ def run_wrk(
         non_2xx=int(non_2xx_match.group(1)) if non_2xx_match else 0,
         errors=errors,
     )
+
+
+VEGETA_VERSION = "v12.13.0"
+_VEGETA_MODULE = "github.com/tsenart/vegeta/v12"
+
+
+def ensure_vegeta() -> Path | None:
+    """vegeta (an open-loop HTTP load generator in Go), built once into the harness cache
+    with ``go install`` from the Go module proxy; None when Go is not installed."""
+    cache = Path(os.environ.get("CP_CACHE_DIR", Path.home() / ".cache" / "control-plane"))
+    bin_dir = cache / "bin" / f"vegeta-{VEGETA_VERSION}"
+    binary = bin_dir / "vegeta"
+    if binary.exists():
+        return binary
+    go = shutil.which("go")
+    if go is None:
+        return None
+    subprocess.run(
+        [go, "install", f"{_VEGETA_MODULE}@{VEGETA_VERSION}"],
+        env={**os.environ, "GOBIN": str(bin_dir), "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"},
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return binary
 
 
 def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
