@@ -296,6 +296,10 @@ def _vegeta(
                 f"-rate={int(rate)}/s",
                 f"-duration={count / rate:.3f}s",
                 "-timeout=10s",
+                # LiveKit delivers over kept-alive connections from a bounded set of
+                # senders (one per room queue): no connection set-up per delivery.
+                "-workers=100",
+                "-max-workers=100",
             ],
             capture_output=True,
             check=True,
