@@ -39,6 +39,11 @@ class ServerSettings(_Section):
     cors_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Longer than clients' idle-connection timeout (Go's default transport, which
+    # LiveKit's webhook sender uses, keeps idle connections 90 s): a server that closes
+    # first races the client's next request on that connection, and a POST lost that
+    # way is not retried by the client.
+    keep_alive_seconds: int = Field(default=120, ge=1, le=3600)
     var_dir: Path = Path("var")
     benchmark_routes: bool = False
 
