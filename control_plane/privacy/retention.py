@@ -204,14 +204,17 @@ async def _audit_before(tx: AsyncSession, cutoff: datetime) -> datetime:
         .union(select(session.c.id).where(session.c.legal_hold == true()))
     )
     conn = await tx.connection()
+    after_cutoff = cutoff + timedelta(microseconds=1)
+    # Only held records before the cutoff can move the boundary; bounding ``ts`` lets the
+    # ts index limit the scan to what is due (it scanned the whole log every pass).
     first = (
         await conn.execute(
             select(func.min(records.c.ts)).where(
-                or_(records.c.actor.in_(held), records.c.target.in_(held))
+                records.c.ts < after_cutoff,
+                or_(records.c.actor.in_(held), records.c.target.in_(held)),
             )
         )
     ).scalar()
-    after_cutoff = cutoff + timedelta(microseconds=1)
     if not isinstance(first, datetime):
         return after_cutoff
     if first.tzinfo is None:  # SQLite returns naive UTC
