@@ -174,6 +174,28 @@ async def test_replayed_id_is_acknowledged_without_side_effects(app: RunningApp)
     assert "turn-secret" not in stored.body
 
 
+async def test_the_plain_route_keeps_the_request_context_and_its_metrics_label(
+    app: RunningApp,
+) -> None:
+    body = _joined(identity="labelled", event_id="EV_label")
+    answer = await _post(app, body, {**_signed(body), "X-Request-Id": "req-label-0001"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["x-request-id"] == "req-label-0001"
+    refused = await _post(app, body, {"Authorization": "not-a-jwt"})
+    assert refused.status_code == 401
+    assert {k: v for k, v in refused.json().items() if k != "request_id"} == GENERIC
+    exported = (await app.client.get("/metrics")).text
+    labelled = [
+        line
+        for line in exported.splitlines()
+        if line.startswith("cp_http_requests_total{") and 'route="/webhooks/livekit"' in line
+    ]
+    assert any('status="200"' in line for line in labelled), labelled
+    assert any('status="401"' in line for line in labelled), labelled
+    assert 'route="unmatched"' not in exported
+
+
 async def test_a_thousand_duplicate_deliveries_make_one_record(app: RunningApp) -> None:
     body = _joined(identity="dup-intruder", event_id="EV_dup")
     headers = _signed(body)
