@@ -204,8 +204,10 @@ THREATS: tuple[Threat, ...] = (
         category=Stride.REPUDIATION,
         asset="join auditing",
         entry_point="LiveKit delivery",
-        mitigation="Durable insert before 2xx; a reconciler lists participants of active "
-        "sessions and applies the same correlation.",
+        mitigation="Durable insert before 2xx, acknowledged first (processing yields to "
+        "arriving deliveries, so a storm slows auditing, never the 2xx LiveKit's queues "
+        "depend on); a reconciler lists participants of active sessions every 5 s, "
+        "independently of the webhook queue, and applies the same correlation.",
         tests=(
             "tests/integration/livekit/test_webhook_durability.py::"
             "test_kill_9_during_a_burst_loses_no_acknowledged_event",
