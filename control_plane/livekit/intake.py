@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,11 @@ from control_plane.store.uow import unit_of_work
 _log = get_logger("control_plane.livekit.intake")
 MAX_BATCH = 256
 STORE_TIMEOUT_SECONDS = 10.0
-BUSY_WINDOW_SECONDS = 0.05
+# "Busy" = deliveries arriving at 200/s or more (a rate decayed over 0.1 s), so the few
+# events of one room's join (a forged join among them) are processed at once, and only a
+# sustained stream makes processing give way.
+BUSY_RATE_PER_SECOND = 200.0
+RATE_DECAY_SECONDS = 0.1
 # While deliveries keep arriving, processing takes one event per pause. Each event holds
 # the loop ~4 ms, and at 1,500 deliveries/s even 20 events/s (a 0.05 s pause) pushed the
 # acknowledgement p99 from 19 ms to 50-100 ms. A slow acknowledgement is what loses events
@@ -54,20 +59,31 @@ class WebhookIntake:
         *,
         on_stored: Callable[[Sequence[str]], None],
         max_batch: int = MAX_BATCH,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
+        self._monotonic = monotonic
         self._on_stored = on_stored
         self._max_batch = max_batch
         self._pending: list[tuple[dict[str, object], asyncio.Future[bool]]] = []
         self._work = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._last_arrival = 0.0
+        self._rate = 0.0
+        self._rate_at = 0.0
+
+    def _arrival_rate(self, now: float) -> float:
+        return self._rate * math.exp(-(now - self._rate_at) / RATE_DECAY_SECONDS)
+
+    def _note_arrival(self) -> None:
+        now = self._monotonic()
+        self._rate = self._arrival_rate(now) + 1 / RATE_DECAY_SECONDS
+        self._rate_at = now
 
     @property
     def is_busy(self) -> bool:
-        """Deliveries arrived in the last 50 ms: background work should give way."""
-        return time.monotonic() - self._last_arrival < BUSY_WINDOW_SECONDS
+        """Deliveries are streaming in (>= 200/s): background work should give way."""
+        return self._arrival_rate(self._monotonic()) >= BUSY_RATE_PER_SECOND
 
     async def pace(self) -> None:
         """Yield to the event loop, for longer while deliveries are arriving, so that
@@ -94,7 +110,7 @@ class WebhookIntake:
         """
         if self._closing or self._task is None:
             raise WebhookStoreUnavailable()
-        self._last_arrival = time.monotonic()
+        self._note_arrival()
         row: dict[str, object] = {
             "id": webhook.id,
             "event": webhook.event,
