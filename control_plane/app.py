@@ -38,6 +38,7 @@ from control_plane.jobs import JobRunner
 from control_plane.livekit.client import LiveKitRooms, make_livekit_client
 from control_plane.livekit.jobs import LiveKitWork
 from control_plane.livekit.routes import webhook_route
+from control_plane.livekit.service import WebhookReceiver
 from control_plane.logs import get_logger
 from control_plane.middleware import BodySizeLimitMiddleware, HttpMetrics, RequestContextMiddleware
 from control_plane.privacy.jobs import privacy_jobs
@@ -207,6 +208,17 @@ def create_app(
             if settings.agents.workers
             else None
         )
+        trusted_proxies = parse_networks(settings.server.trusted_proxies)
+        webhooks = WebhookReceiver(
+            policy=work.policy,
+            intake=work.intake,
+            engine=engine,
+            limiter=limiter,
+            rejection_audit_limit=settings.webhooks.rejection_audit_limit,
+            clock=clock,
+            pseudonym_key=keys.pseudonym_key,
+            trusted_proxies=trusted_proxies,
+        )
         timeout = httpx.Timeout(settings.livekit.timeout_seconds, connect=2.0)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             app.state.cp = AppState(
@@ -220,10 +232,11 @@ def create_app(
                 oidc=OidcClient(settings.oidc, http) if settings.oidc.is_configured else None,
                 livekit=livekit_client,
                 limiter=limiter,
-                trusted_proxies=parse_networks(settings.server.trusted_proxies),
+                trusted_proxies=trusted_proxies,
                 redactor=redactor,
                 jobs=runner,
                 livekit_work=work,
+                webhooks=webhooks,
                 agents=AgentRuntime(telemetry=telemetry, supervisor=supervisor),
                 risk=risk,
             )

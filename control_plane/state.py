@@ -17,6 +17,7 @@ from control_plane.identity.client import OidcClient
 from control_plane.jobs import JobRunner
 from control_plane.livekit.client import LiveKitRooms
 from control_plane.livekit.jobs import LiveKitWork
+from control_plane.livekit.service import WebhookReceiver
 from control_plane.privacy.redactor import TranscriptRedactor
 from control_plane.risk.address import Network
 from control_plane.risk.limiter import RateLimiter
@@ -41,5 +42,6 @@ class AppState:
     redactor: TranscriptRedactor
     jobs: JobRunner
     livekit_work: LiveKitWork
+    webhooks: WebhookReceiver
     risk: RiskMonitor
     agents: AgentRuntime

@@ -13,7 +13,7 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from control_plane.livekit import service
-from control_plane.livekit.deps import get_webhook_receiver
+from control_plane.state import AppState
 
 _ACK_NEW = b'{"received":true,"duplicate":false}'
 _ACK_DUPLICATE = b'{"received":true,"duplicate":true}'
@@ -39,7 +39,8 @@ async def livekit_webhook(request: Request) -> Response:
     signature, token or body hash; 400 signed but not acceptable (stale, malformed);
     413 too large; 503 not stored (LiveKit retries).
     """
-    receiver = await get_webhook_receiver(request)
+    state: AppState = request.app.state.cp
+    receiver = state.webhooks
     # One byte past the limit is enough for verify_webhook to reject (and audit) it.
     body = await _read_body(request, receiver.policy.max_body_bytes + 1)
     result = await service.receive_webhook(

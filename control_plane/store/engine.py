@@ -63,8 +63,8 @@ def create_engine(
             "invalid setting database.url: use sqlite+aiosqlite:/// or postgresql+psycopg://"
         )
     if is_sqlite(url):
-        path = url.split(":///", 1)[1]
-        if path and path != ":memory:":
+        path = sqlite_file(url)
+        if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             url,
@@ -75,7 +75,7 @@ def create_engine(
             pool_timeout=30,
             async_creator=inline_creator(path or ":memory:"),
         )
-        auto_checkpoint = not (background_checkpoints and sqlite_file(url))
+        auto_checkpoint = not (background_checkpoints and path is not None)
 
         def on_connect(dbapi_connection: Any, record: Any) -> None:
             _sqlite_pragmas(dbapi_connection, record, auto_checkpoint=auto_checkpoint)
