@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control_plane.agents.dispatches import list_room_dispatches
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+from control_plane.clock import as_utc
 from control_plane.identity.service import find_subject
 from control_plane.livekit.correlation import (
     AGENT_NAME_ATTRIBUTE,
@@ -38,7 +39,6 @@ from control_plane.livekit.correlation import (
 from control_plane.livekit.remediation import (
     RemediationKind,
     Wake,
-    aware,
     list_active_removals,
     record_removal,
     schedule_remediation,
@@ -108,8 +108,8 @@ def _ledger_fact(row: MintLedger) -> LedgerFact:
         sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
         can_publish_data=grants.get("can_publish_data") is True,
         can_subscribe=grants.get("can_subscribe") is True,
-        issued_at=aware(row.issued_at),
-        expires_at=aware(row.expires_at),
+        issued_at=as_utc(row.issued_at),
+        expires_at=as_utc(row.expires_at),
     )
 
 
@@ -130,8 +130,8 @@ async def gather_join_facts(
             session_id=session.id,
             room=session.room_name,
             is_active=session.status == "active",
-            expires_at=aware(session.expires_at),
-            ended_at=aware(session.ended_at) if session.ended_at else None,
+            expires_at=as_utc(session.expires_at),
+            ended_at=as_utc(session.ended_at) if session.ended_at else None,
         )
         if session is not None
         else None
@@ -146,7 +146,7 @@ async def gather_join_facts(
             DispatchFact(
                 dispatch_id=d.id,
                 agent_name=d.agent_name,
-                deleted_at=aware(d.deleted_at) if d.deleted_at else None,
+                deleted_at=as_utc(d.deleted_at) if d.deleted_at else None,
                 job_identities=jobs.get(d.id, ()),
             )
             for d in await list_room_dispatches(tx, room=room)
@@ -160,7 +160,7 @@ async def gather_join_facts(
         subject_status=subject.status if subject is not None else None,
         removals=tuple(
             RemovalFact(
-                room=r.room_name, created_at=aware(r.created_at), expires_at=aware(r.expires_at)
+                room=r.room_name, created_at=as_utc(r.created_at), expires_at=as_utc(r.expires_at)
             )
             for r in removals
         ),
@@ -363,7 +363,7 @@ async def close_participation(
         row = await find_participation(tx, participant.sid)
     if row is None or row.left_at is not None:
         return "already_closed"
-    started = aware(row.joined_at) if row.joined_at else joined_at
+    started = as_utc(row.joined_at) if row.joined_at else joined_at
     row.left_at = left_at
     row.duration_ms = max(0, int((left_at - started).total_seconds() * 1000))
     row.disconnect_reason = disconnect_reason[:32]

@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
-from control_plane.clock import Clock
+from control_plane.clock import Clock, as_utc
 from control_plane.livekit.client import LiveKitRooms, participant_view
 from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
 from control_plane.livekit.participation import (
@@ -35,7 +35,7 @@ from control_plane.livekit.participation import (
     audit_track,
     close_participation,
 )
-from control_plane.livekit.remediation import Wake, aware, backoff, claim_token
+from control_plane.livekit.remediation import Wake, backoff, claim_token
 from control_plane.livekit.tables import WebhookEvent
 from control_plane.logs import get_logger
 from control_plane.sessions.lifecycle import end_session_for_room
@@ -337,7 +337,7 @@ class WebhookProcessor:
                     tx,
                     message,
                     event_id=row.id,
-                    created_at=aware(row.created_at),
+                    created_at=as_utc(row.created_at),
                     dispatch_jobs=jobs,
                     settings=self._settings,
                     now=now,

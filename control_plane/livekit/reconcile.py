@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
-from control_plane.clock import Clock
+from control_plane.clock import Clock, as_utc
 from control_plane.livekit.client import LiveKitRooms
 from control_plane.livekit.correlation import JoinReason, track_allowed
 from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
@@ -34,7 +34,6 @@ from control_plane.livekit.participation import (
 )
 from control_plane.livekit.remediation import (
     RemediationKind,
-    aware,
     has_pending_remediation,
     schedule_remediation,
 )
@@ -170,7 +169,7 @@ async def _close_absent(
         if row.sid in present:
             continue
         row.left_at = now
-        started = aware(row.joined_at) if row.joined_at else now
+        started = as_utc(row.joined_at) if row.joined_at else now
         row.duration_ms = max(0, int((now - started).total_seconds() * 1000))
         row.disconnect_reason = ABSENT[:32]
         row.updated_at = now

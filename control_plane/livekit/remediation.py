@@ -14,7 +14,7 @@ import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import or_, update
@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
-from control_plane.clock import Clock
+from control_plane.clock import Clock, as_utc
 from control_plane.livekit.client import LiveKitRooms
 from control_plane.livekit.correlation import base_identity
 from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
@@ -177,11 +177,6 @@ async def list_active_removals(
     ).all()
 
 
-def aware(ts: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-
-
 def claim_token(owner: str) -> str:
     """A fresh lease-owner value per claim, so a claim can read back exactly its rows."""
     return f"{owner[:18]}-{secrets.token_hex(6)}"
@@ -313,7 +308,7 @@ async def _record(
             task.lease_owner = None
             task.lease_until = None
             task.next_attempt_at = now + backoff(task.attempts, cap=policy.max_backoff)
-            if now - aware(task.created_at) > policy.give_up_after:
+            if now - as_utc(task.created_at) > policy.give_up_after:
                 task.status = "failed"
                 task.done_at = now
         else:
