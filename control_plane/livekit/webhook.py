@@ -15,7 +15,7 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -34,6 +34,7 @@ class RejectReason(StrEnum):
 
     TOO_LARGE = "too_large"
     MISSING_AUTHORIZATION = "missing_authorization"
+    NOT_CONFIGURED = "not_configured"  # no webhook key pair: every delivery is refused
     MALFORMED_TOKEN = "malformed_token"  # noqa: S105 - a reason name
     MISSING_EXP = "missing_exp"
     BAD_SIGNATURE = "bad_signature"
@@ -53,6 +54,7 @@ class RejectReason(StrEnum):
 STATUS_BY_REASON: dict[RejectReason, int] = {
     RejectReason.TOO_LARGE: 413,
     RejectReason.MISSING_AUTHORIZATION: 401,
+    RejectReason.NOT_CONFIGURED: 401,
     RejectReason.MALFORMED_TOKEN: 401,
     RejectReason.MISSING_EXP: 401,
     RejectReason.BAD_SIGNATURE: 401,
@@ -86,7 +88,6 @@ class VerifiedWebhook:
     room_name: str | None
     created_at: datetime
     stored_body: str
-    message: api.WebhookEvent
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,16 @@ class WebhookPolicy:
     freshness: timedelta
     future_skew: timedelta
     max_body_bytes: int
+    receiver: api.WebhookReceiver | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # livekit-api's verifier for this key pair, built once (not per delivery). None
+        # without a key pair: TokenVerifier would fall back to LIVEKIT_API_KEY/SECRET from
+        # the environment, i.e. accept webhooks signed with some other key.
+        receiver = None
+        if self.api_key and self.api_secret:
+            receiver = api.WebhookReceiver(api.TokenVerifier(self.api_key, self.api_secret))
+        object.__setattr__(self, "receiver", receiver)
 
 
 def _classify_token_error(exc: Exception) -> RejectReason:
@@ -158,9 +169,10 @@ def verify_webhook(
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise WebhookVerificationError(RejectReason.NOT_UTF8) from exc
-    receiver = api.WebhookReceiver(api.TokenVerifier(policy.api_key, policy.api_secret))
+    if policy.receiver is None:
+        raise WebhookVerificationError(RejectReason.NOT_CONFIGURED)
     try:
-        message = receiver.receive(text, token)
+        message = policy.receiver.receive(text, token)
     except ParseError as exc:
         raise WebhookVerificationError(RejectReason.MALFORMED_BODY) from exc
     except jwt.PyJWTError as exc:
@@ -193,5 +205,4 @@ def _accept(
         room_name=room,
         created_at=created_at,
         stored_body=mask_body(text),
-        message=message,
     )

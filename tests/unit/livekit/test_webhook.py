@@ -120,6 +120,31 @@ def test_a_delivery_that_is_not_livekits_is_401(
     assert refused.value.status == status
 
 
+def test_without_a_webhook_key_pair_nothing_verifies_not_even_the_environments_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # livekit-api's TokenVerifier falls back to LIVEKIT_API_KEY/SECRET when given none.
+    monkeypatch.setenv("LIVEKIT_API_KEY", KEY)
+    monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
+    unconfigured = WebhookPolicy(
+        api_key="",
+        api_secret="",
+        freshness=timedelta(seconds=300),
+        future_skew=timedelta(seconds=60),
+        max_body_bytes=4096,
+    )
+    body = _joined()
+    assert verify_webhook(
+        body, webhook_token(body, key=KEY, secret=SECRET), policy=POLICY, now=_now()
+    )
+    with pytest.raises(WebhookVerificationError) as refused:
+        verify_webhook(
+            body, webhook_token(body, key=KEY, secret=SECRET), policy=unconfigured, now=_now()
+        )
+    assert refused.value.reason is RejectReason.NOT_CONFIGURED
+    assert refused.value.status == 401
+
+
 def test_no_sha256_claim_is_refused() -> None:
     body = _joined()
     token = jwt.encode({"iss": KEY, "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
