@@ -168,6 +168,15 @@ async def end_session(
     )
 
 
+def _status_out(change: revocation.SubjectChange) -> SubjectStatusOut:
+    return SubjectStatusOut(
+        subject_id=change.subject_id,
+        status=change.status,
+        rooms=change.rooms,
+        browser_sessions_revoked=change.browser_sessions_revoked,
+    )
+
+
 subjects_router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 _SUBJECT_ERRORS = {**_ERRORS, 404: {"description": "no such subject"}}
 
@@ -194,12 +203,7 @@ async def lock_subject(
         services=services,
         now=state.clock(),
     )
-    return SubjectStatusOut(
-        subject_id=change.subject_id,
-        status=change.status,
-        rooms=change.rooms,
-        browser_sessions_revoked=change.browser_sessions_revoked,
-    )
+    return _status_out(change)
 
 
 @subjects_router.post(
@@ -224,12 +228,7 @@ async def unlock_subject(
         services=services,
         now=state.clock(),
     )
-    return SubjectStatusOut(
-        subject_id=change.subject_id,
-        status=change.status,
-        rooms=change.rooms,
-        browser_sessions_revoked=change.browser_sessions_revoked,
-    )
+    return _status_out(change)
 
 
 @subjects_router.post(
