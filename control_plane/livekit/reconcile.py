@@ -31,6 +31,7 @@ from control_plane.livekit.participation import (
     JoinPending,
     audit_join,
     audit_track,
+    find_participation,
 )
 from control_plane.livekit.remediation import (
     RemediationKind,
@@ -79,7 +80,7 @@ async def _reconcile_participant(
     now: datetime,
     report: ReconcileReport,
 ) -> None:
-    row = await tx.get(Participation, participant.sid[:64])
+    row = await find_participation(tx, participant.sid)
     if row is None:
         try:
             await audit_join(
@@ -97,7 +98,7 @@ async def _reconcile_participant(
         except JoinPending:
             return  # a dispatched agent whose job LiveKit does not list yet: next pass
         report.audited += 1
-        row = await tx.get(Participation, participant.sid[:64])
+        row = await find_participation(tx, participant.sid)
         if row is None:
             return
     if row.verdict == "unexplained":
