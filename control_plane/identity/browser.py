@@ -7,7 +7,6 @@ read does not yield usable session ids (ASVS 7.2.3). A new id is issued at every
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.clock import as_utc
 from control_plane.config import BrowserSessionSettings
+from control_plane.crypto.digest import secret_digest
 from control_plane.errors import NotFound
 from control_plane.identity.errors import AuthenticationFailed, CsrfRejected
 from control_plane.identity.tables import BrowserSession
@@ -26,10 +26,6 @@ from control_plane.identity.types import AuthMethod, Principal, SubjectId
 
 TOUCH_GRANULARITY = timedelta(seconds=60)
 MAX_COOKIE_CHARS = 128
-
-
-def _hash(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -46,7 +42,7 @@ async def create_browser_session(
     cookie_value = secrets.token_urlsafe(32)
     csrf_token = secrets.token_urlsafe(32)
     row = BrowserSession(
-        id_hash=_hash(cookie_value),
+        id_hash=secret_digest(cookie_value),
         handle=secrets.token_hex(8),
         subject_id=principal.subject_id,
         tenant=principal.tenant,
@@ -55,7 +51,7 @@ async def create_browser_session(
         amr=list(principal.amr),
         acr=principal.acr,
         auth_time=principal.auth_time,
-        csrf_token_hash=_hash(csrf_token),
+        csrf_token_hash=secret_digest(csrf_token),
         created_at=now,
         last_seen_at=now,
         absolute_expires_at=now + timedelta(seconds=settings.absolute_timeout_seconds),
@@ -71,7 +67,7 @@ async def resolve_browser_session(
     """The principal behind a session cookie; expired, idle or revoked sessions fail."""
     if not cookie_value or len(cookie_value) > MAX_COOKIE_CHARS:
         raise AuthenticationFailed("session cookie malformed")
-    row = await tx.get(BrowserSession, _hash(cookie_value))
+    row = await tx.get(BrowserSession, secret_digest(cookie_value))
     if row is None:
         raise AuthenticationFailed("session unknown")
     if row.revoked_at is not None:
@@ -99,20 +95,20 @@ async def resolve_browser_session(
 
 async def check_csrf(tx: AsyncSession, *, cookie_value: str, csrf_token: str | None) -> None:
     """The request's CSRF header matches the session's token (constant-time compare)."""
-    row = await tx.get(BrowserSession, _hash(cookie_value))
+    row = await tx.get(BrowserSession, secret_digest(cookie_value))
     if row is None or not csrf_token or len(csrf_token) > MAX_COOKIE_CHARS:
         raise CsrfRejected()
-    if not hmac.compare_digest(row.csrf_token_hash, _hash(csrf_token)):
+    if not hmac.compare_digest(row.csrf_token_hash, secret_digest(csrf_token)):
         raise CsrfRejected()
 
 
 async def rotate_csrf_token(tx: AsyncSession, *, cookie_value: str) -> str:
     """A new CSRF token for the session (returned once, stored hashed)."""
-    row = await tx.get(BrowserSession, _hash(cookie_value))
+    row = await tx.get(BrowserSession, secret_digest(cookie_value))
     if row is None:
         raise AuthenticationFailed("session unknown")
     token = secrets.token_urlsafe(32)
-    row.csrf_token_hash = _hash(token)
+    row.csrf_token_hash = secret_digest(token)
     tx.add(row)
     return token
 
@@ -153,7 +149,7 @@ async def revoke_browser_session(
 
 async def revoke_session_by_cookie(tx: AsyncSession, *, cookie_value: str, now: datetime) -> None:
     """Logout: revoke the session behind this cookie if it exists."""
-    row = await tx.get(BrowserSession, _hash(cookie_value))
+    row = await tx.get(BrowserSession, secret_digest(cookie_value))
     if row is not None and row.revoked_at is None:
         row.revoked_at = now
         tx.add(row)

@@ -9,7 +9,6 @@ client_credentials grant when no code is present.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.config import BrowserSessionSettings
+from control_plane.crypto.digest import secret_digest
 from control_plane.identity.claims import principal_from_claims
 from control_plane.identity.client import OidcClient
 from control_plane.identity.errors import (
@@ -34,10 +34,6 @@ from control_plane.identity.types import AuthMethod, Principal
 from control_plane.identity.verify import verify_id_token
 
 MAX_PARAM_CHARS = 2048
-
-
-def _hash(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _oauth_client(oidc: OidcClient) -> AsyncOAuth2Client:
@@ -64,7 +60,7 @@ async def start_login(
     await tx.exec(delete(PendingLogin).where(col(PendingLogin.expires_at) < now))
     tx.add(
         PendingLogin(
-            state_hash=_hash(state),
+            state_hash=secret_digest(state),
             nonce=nonce,
             code_verifier=verifier,
             created_at=now,
@@ -108,7 +104,7 @@ async def complete_login(
     state = _param(query, "state")
     if code is None or state is None:
         raise LoginFailed("callback without code or state")
-    pending = await tx.get(PendingLogin, _hash(state))
+    pending = await tx.get(PendingLogin, secret_digest(state))
     if pending is None:
         raise LoginFailed("state mismatch or login already completed")
     await tx.delete(pending)  # one use only, even if the rest fails

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from control_plane.authz.types import (
     TenantResource,
 )
 from control_plane.clock import as_utc
+from control_plane.crypto.digest import secret_digest
 from control_plane.identity.service import ensure_subject
 from control_plane.identity.tables import Subject
 from control_plane.sessions.errors import InviteInvalid, SessionEnded, SessionNotFound, TtlTooLong
@@ -248,7 +248,7 @@ async def _redeem_invite(
 ) -> None:
     if len(code) > 128:
         raise InviteInvalid()
-    invite = await tx.get(SessionInvite, hashlib.sha256(code.encode()).hexdigest())
+    invite = await tx.get(SessionInvite, secret_digest(code))
     if (
         invite is None
         or invite.session_id != session.id
@@ -331,7 +331,7 @@ async def create_invite(
     expires = now + INVITE_TTL
     tx.add(
         SessionInvite(
-            code_hash=hashlib.sha256(code.encode()).hexdigest(),
+            code_hash=secret_digest(code),
             session_id=session.id,
             created_by=caller.principal.subject_id,
             created_at=now,
