@@ -322,6 +322,76 @@ async def test_member_cannot_lock_and_unknown_subject_is_404(
         assert malformed.status_code == 404
 
 
+async def test_revocation_and_hold_routes_refuse_others_and_unknown_ids(
+    served: ServedApp, harness_env: HarnessEnv
+) -> None:
+    base = served.base_url
+    alice = await _bearer(harness_env, "alice")
+    carol = await _bearer(harness_env, "carol")
+    session = await _create_session(base, alice)
+    sid, subject = session["session_id"], session["identity"]
+    unknown_subject, unknown_session = "sub_" + "0" * 32, "ses_" + "0" * 32
+    statuses: dict[str, int] = {}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        for name, method, path, headers in (
+            ("end other's session", "POST", f"/v1/sessions/{sid}/end", carol),
+            ("end unknown session", "POST", f"/v1/sessions/{unknown_session}/end", alice),
+            ("end other's sessions", "POST", f"/v1/subjects/{subject}/sessions/end", carol),
+            (
+                "end unknown's sessions",
+                "POST",
+                f"/v1/subjects/{unknown_subject}/sessions/end",
+                carol,
+            ),
+            ("unlock as member", "POST", f"/v1/subjects/{subject}/unlock", carol),
+            ("hold session as member", "PUT", f"/v1/sessions/{sid}/legal-hold", carol),
+            ("release session as member", "DELETE", f"/v1/sessions/{sid}/legal-hold", carol),
+            ("release subject as member", "DELETE", f"/v1/subjects/{subject}/legal-hold", carol),
+            ("anomalies, bad limit", "GET", "/v1/anomalies?limit=-1", alice),
+            ("anomalies, bad since", "GET", "/v1/anomalies?since=yesterday", alice),
+        ):
+            response = await client.request(
+                method, path, headers=headers, json={} if method == "POST" else None
+            )
+            statuses[name] = response.status_code
+    async with _admin(base, harness_env) as admin:
+        statuses["admin unlocks unknown"] = (
+            await admin.post(f"/v1/subjects/{unknown_subject}/unlock", json={})
+        ).status_code
+        statuses["admin holds unknown session"] = (
+            await admin.put(f"/v1/sessions/{unknown_session}/legal-hold")
+        ).status_code
+        statuses["admin releases unknown session"] = (
+            await admin.delete(f"/v1/sessions/{unknown_session}/legal-hold")
+        ).status_code
+        statuses["revoke a made-up browser session"] = (
+            await admin.delete("/v1/me/sessions/" + "x" * 43)
+        ).status_code
+        statuses["anomalies, bad before"] = (
+            await admin.get("/v1/anomalies?before=not-a-time")
+        ).status_code
+    assert statuses == {
+        "end other's session": 403,
+        "end unknown session": 404,
+        "end other's sessions": 403,
+        "end unknown's sessions": 404,
+        "unlock as member": 403,
+        "hold session as member": 403,
+        "release session as member": 403,
+        "release subject as member": 403,
+        "anomalies, bad limit": 422,
+        "anomalies, bad since": 422,
+        "admin unlocks unknown": 404,
+        "admin holds unknown session": 404,
+        "admin releases unknown session": 404,
+        "revoke a made-up browser session": 404,
+        "anomalies, bad before": 422,
+    }
+    # Nothing the refused requests asked for happened: the session is live for its owner.
+    still = await _post(base, f"/v1/sessions/{sid}/token", alice)
+    assert still.status_code == 200, still.text
+
+
 async def test_end_session_removes_participants_and_deletes_the_room(
     served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
 ) -> None:
