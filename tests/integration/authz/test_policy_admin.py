@@ -92,6 +92,20 @@ async def test_members_cannot_explain_and_bad_questions_are_422(
         assert response.status_code == 422, (bad, response.text)
 
 
+async def test_the_active_set_is_shown_to_auditors_only(
+    live_app: RunningApp, harness_env: HarnessEnv
+) -> None:
+    shown = await live_app.client.get("/v1/policies", headers=_auth(harness_env, "audrey"))
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["version"].startswith("sha256:")
+    assert shown.json()["policies"]
+    member = await live_app.client.get("/v1/policies", headers=_auth(harness_env, "alice"))
+    assert member.status_code == 403
+    for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic eA=="}):
+        refused = await live_app.client.get("/v1/policies", headers=headers)
+        assert refused.status_code == 401, headers
+
+
 async def test_reload_needs_admin_with_mfa_and_an_invalid_set_keeps_the_old(
     app_with_own_policies: tuple[RunningApp, Path], harness_env: HarnessEnv
 ) -> None:
