@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from control_plane.errors import ConfigError
+from control_plane.store.pool import FairAsyncPool
 from control_plane.store.sqlite_inline import inline_creator
 
 SUPPORTED_PREFIXES = ("sqlite+aiosqlite://", "postgresql+psycopg://")
@@ -69,7 +69,7 @@ def create_engine(
         engine = create_async_engine(
             url,
             echo=echo,
-            poolclass=AsyncAdaptedQueuePool,
+            poolclass=FairAsyncPool,
             pool_size=1,
             max_overflow=0,
             pool_timeout=30,
@@ -83,7 +83,12 @@ def create_engine(
         event.listen(engine.sync_engine, "connect", on_connect)
         return engine
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url,
+        echo=echo,
+        poolclass=FairAsyncPool,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
     )
 
 
