@@ -110,6 +110,8 @@ class OidcSettings(_Section):
     jwks_min_refresh_seconds: int = Field(default=10, ge=1)
     http_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     max_token_bytes: int = Field(default=8192, ge=512)
+    # Verified access tokens kept (by SHA-256) to skip re-verifying a repeat bearer; 0 = off.
+    verified_token_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
 
     @property
     def is_configured(self) -> bool:

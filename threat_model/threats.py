@@ -9,6 +9,7 @@ from threat_model.model import Stride, Threat
 
 _BEARER = "tests/security/identity/test_bearer_attacks.py"
 _LOGIN = "tests/integration/identity/test_browser_login.py"
+_BEARER_CACHE = "tests/unit/identity/test_verified_token_cache.py"
 _JOIN = "tests/integration/sessions/test_join_policies.py"
 _MINT = "tests/integration/sessions/test_mint_flow.py"
 _AUDIT_VERIFY = "tests/integration/audit/test_verify.py"
@@ -53,8 +54,14 @@ THREATS: tuple[Threat, ...] = (
         category=Stride.SPOOFING,
         asset="caller identity",
         entry_point="Authorization: Bearer",
-        mitigation="exp required; exp/nbf/iat checked against the injected clock with 30 s leeway.",
-        tests=(f"{_BEARER}::test_attack_gets_the_generic_401_and_is_audited",),
+        mitigation="exp required; exp/nbf/iat checked against the injected clock with 30 s "
+        "leeway, also on every use of a token served from the verified-token cache (which keys "
+        "by SHA-256, caches successes only and drops a token whose key is no longer published).",
+        tests=(
+            f"{_BEARER}::test_attack_gets_the_generic_401_and_is_audited",
+            f"{_BEARER_CACHE}::test_a_cached_token_still_expires",
+            f"{_BEARER_CACHE}::test_a_key_the_issuer_stops_publishing_voids_its_cached_tokens",
+        ),
         references=("ASVS 9.2.1",),
     ),
     Threat(

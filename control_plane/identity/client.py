@@ -17,6 +17,7 @@ import jwt
 
 from control_plane.config import OidcSettings
 from control_plane.identity.errors import IdentityProviderUnavailable
+from control_plane.identity.token_cache import VerifiedTokenCache
 
 MAX_KEYS = 64
 
@@ -35,7 +36,7 @@ class ProviderMetadata:
 
 
 class OidcClient:
-    """Discovery + JWKS cache for one issuer."""
+    """Discovery + JWKS cache for one issuer, and the access tokens verified with it."""
 
     def __init__(self, settings: OidcSettings, http: httpx.AsyncClient) -> None:
         self._settings = settings
@@ -47,6 +48,7 @@ class OidcClient:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._keys_at = 0.0
         self._last_refresh_attempt = 0.0
+        self.verified_tokens = VerifiedTokenCache(settings.verified_token_cache_size)
 
     @property
     def settings(self) -> OidcSettings:
@@ -110,6 +112,13 @@ class OidcClient:
                 continue
         self._keys = keys
         self._keys_at = time.monotonic()
+
+    def fresh_key(self, kid: str) -> jwt.PyJWK | None:
+        """The key with this id if the cached JWKS publishes it and is within its TTL;
+        never fetches."""
+        if time.monotonic() - self._keys_at >= self._settings.jwks_ttl_seconds:
+            return None
+        return self._keys.get(kid)
 
     async def signing_key(self, kid: str) -> jwt.PyJWK | None:
         """The provider's key with this id, or None if it does not publish one."""

@@ -15,6 +15,7 @@ import jwt
 
 from control_plane.identity.client import OidcClient
 from control_plane.identity.errors import AuthenticationFailed
+from control_plane.identity.token_cache import CachedVerification
 from control_plane.identity.types import VerifiedClaims
 
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
@@ -43,6 +44,26 @@ async def verify_jwt(
     now: datetime,
 ) -> VerifiedClaims:
     """Verify an IdP-signed JWT for one audience and one token type."""
+    verified = await _verify_jwt(
+        client,
+        token,
+        audience=audience,
+        allowed_types=allowed_types,
+        require_type=require_type,
+        now=now,
+    )
+    return verified.verified
+
+
+async def _verify_jwt(
+    client: OidcClient,
+    token: str,
+    *,
+    audience: str,
+    allowed_types: frozenset[str],
+    require_type: bool,
+    now: datetime,
+) -> CachedVerification:
     settings = client.settings
     header = _header(token, settings.max_token_bytes)
     alg = header.get("alg")
@@ -91,7 +112,11 @@ async def verify_jwt(
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         raise AuthenticationFailed("subject missing")
-    return VerifiedClaims(issuer=settings.issuer, subject=subject, claims=claims)
+    return CachedVerification(
+        verified=VerifiedClaims(issuer=settings.issuer, subject=subject, claims=claims),
+        kid=kid,
+        key=key,
+    )
 
 
 def _number(claims: dict[str, object], name: str) -> float | None:
@@ -116,8 +141,26 @@ def _check_lifetime(claims: dict[str, object], *, now: float, leeway: int) -> No
 
 
 async def verify_access_token(client: OidcClient, token: str, *, now: datetime) -> VerifiedClaims:
-    """A JWT access token for this API (``typ`` at+jwt, our audience)."""
-    return await verify_jwt(
+    """A JWT access token for this API (``typ`` at+jwt, our audience).
+
+    A token verified before is taken from ``client.verified_tokens`` while the key that
+    signed it is still the issuer's fresh key for its ``kid``; its lifetime is checked
+    again either way (see identity/token_cache.py).
+    """
+    cache = client.verified_tokens
+    cached = cache.get(token)
+    if cached is not None and client.fresh_key(cached.kid) is cached.key:
+        try:
+            _check_lifetime(
+                cached.verified.claims,
+                now=now.timestamp(),
+                leeway=client.settings.leeway_seconds,
+            )
+        except AuthenticationFailed:
+            cache.discard(token)
+            raise
+        return cached.verified
+    verified = await _verify_jwt(
         client,
         token,
         audience=client.settings.audience,
@@ -125,6 +168,8 @@ async def verify_access_token(client: OidcClient, token: str, *, now: datetime) 
         require_type=False,
         now=now,
     )
+    cache.put(token, verified)
+    return verified.verified
 
 
 async def verify_id_token(
