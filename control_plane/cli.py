@@ -75,6 +75,7 @@ def serve(
         host=settings.server.host,
         port=settings.server.port,
         timeout_keep_alive=settings.server.keep_alive_seconds,
+        loop=settings.server.event_loop.value,
         log_config=None,
         access_log=False,
         proxy_headers=False,
