@@ -11,13 +11,12 @@ from control_plane.agents.credential_store import authenticate_credential
 from control_plane.agents.credentials import InvalidWorkerCredential
 from control_plane.agents.dispatch import DispatchServices
 from control_plane.agents.types import CredentialKind, WorkerClaims
-from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.deps import RequestId, State, Tx
 from control_plane.identity.pseudonym import pseudonymize_address
 from control_plane.privacy.errors import WorkerAuthenticationFailed
-from control_plane.risk.address import client_address
-from control_plane.risk.service import is_within_audit_budget
+from control_plane.risk.deps import get_client_address
+from control_plane.risk.service import audit_rejection
 from control_plane.state import AppState
 
 
@@ -47,32 +46,28 @@ async def authenticate_worker_bearer(
             now=state.clock(),
         )
     except InvalidWorkerCredential as exc:
-        peer = request.client.host if request.client else None
-        address = client_address(
-            peer, request.headers.get("x-forwarded-for"), state.trusted_proxies
+        address_key = pseudonymize_address(
+            state.keys.pseudonym_key, await get_client_address(request, state)
         )
-        address_key = pseudonymize_address(state.keys.pseudonym_key, address)
-        if await is_within_audit_budget(
+        await audit_rejection(
+            tx,
             state.limiter,
             limit=state.settings.risk.rejection_audit_limit,
             scope="worker-rejected",
-            key=address_key,
-        ):
-            await append_audit(
-                tx,
-                event=AuditEvent(
-                    type=AuditEventType.BEARER_REJECTED,
-                    outcome=Outcome.FAILURE,
-                    reason=exc.message[:200],
-                    request_id=request_id,
-                    details={
-                        "path": request.url.path[:128],
-                        "credential": f"worker-{kind.value}",
-                        "address": address_key,
-                    },
-                ),
-                now=state.clock(),
-            )
+            address_key=address_key,
+            event=AuditEvent(
+                type=AuditEventType.BEARER_REJECTED,
+                outcome=Outcome.FAILURE,
+                reason=exc.message[:200],
+                request_id=request_id,
+                details={
+                    "path": request.url.path[:128],
+                    "credential": f"worker-{kind.value}",
+                    "address": address_key,
+                },
+            ),
+            now=state.clock(),
+        )
         raise WorkerAuthenticationFailed() from None
 
 

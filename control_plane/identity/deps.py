@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from control_plane.audit.service import append_audit, set_audit_tenant
+from control_plane.audit.service import set_audit_tenant
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.deps import RequestId, State, Tx
 from control_plane.identity.browser import check_csrf, resolve_browser_session
@@ -20,12 +20,10 @@ from control_plane.identity.errors import AuthenticationFailed, CsrfRejected
 from control_plane.identity.pseudonym import pseudonymize_address
 from control_plane.identity.types import AuthMethod, Principal
 from control_plane.identity.verify import verify_access_token
-from control_plane.logs import get_logger
 from control_plane.risk.deps import ClientAddress
-from control_plane.risk.service import is_within_audit_budget
+from control_plane.risk.service import audit_rejection
 from control_plane.state import AppState
 
-_log = get_logger("control_plane.identity")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
 
@@ -72,25 +70,21 @@ async def get_principal(
         reason = exc.reason if isinstance(exc, AuthenticationFailed) else "csrf token rejected"
         address_key = pseudonymize_address(state.keys.pseudonym_key, address)
         now = state.clock()
-        if await is_within_audit_budget(
+        await audit_rejection(
+            tx,
             state.limiter,
             limit=state.settings.risk.rejection_audit_limit,
             scope="auth-rejected",
-            key=address_key,
-        ):
-            await append_audit(
-                tx,
-                event=AuditEvent(
-                    type=AuditEventType.BEARER_REJECTED,
-                    outcome=Outcome.FAILURE,
-                    reason=reason,
-                    request_id=request_id,
-                    details={"path": request.url.path[:128], "address": address_key},
-                ),
-                now=now,
-            )
-        else:
-            _log.info("auth.rejected_over_budget", reason=reason, address_hash=address_key)
+            address_key=address_key,
+            event=AuditEvent(
+                type=AuditEventType.BEARER_REJECTED,
+                outcome=Outcome.FAILURE,
+                reason=reason,
+                request_id=request_id,
+                details={"path": request.url.path[:128], "address": address_key},
+            ),
+            now=now,
+        )
         # Failures per address feed anomaly detection (a counter increment; an anomaly
         # and its alert only when the threshold is crossed). Both survive the rollback.
         await state.risk.observe_auth_failure(

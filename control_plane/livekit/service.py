@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.clock import Clock
 from control_plane.errors import ControlPlaneError
@@ -27,6 +26,7 @@ from control_plane.livekit.webhook import (
 from control_plane.logs import get_logger
 from control_plane.risk.address import Network, client_address
 from control_plane.risk.limiter import RateLimiter
+from control_plane.risk.service import audit_rejection
 from control_plane.store.uow import unit_of_work
 
 _log = get_logger("control_plane.livekit")
@@ -68,17 +68,14 @@ async def _audit_rejection(
     request_id: str,
     now: datetime,
 ) -> None:
-    """Audit the exact reason, unless this address already filled its rejection budget
-    (a flood of forgeries must not flood the audit chain)."""
-    outcome = await receiver.limiter.hit(
-        receiver.rejection_audit_limit, "webhook-rejected", address_hash
-    )
-    if not outcome.allowed:
-        _log.info("livekit.webhook_rejected", reason=exc.reason.value, address_hash=address_hash)
-        return
+    """Audit the exact reason, within this sender's rejection budget."""
     async with unit_of_work(receiver.engine) as tx:
-        await append_audit(
+        await audit_rejection(
             tx,
+            receiver.limiter,
+            limit=receiver.rejection_audit_limit,
+            scope="webhook-rejected",
+            address_key=address_hash,
             event=AuditEvent(
                 type=AuditEventType.WEBHOOK_REJECTED,
                 outcome=Outcome.DENIED,

@@ -9,7 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.errors import RateLimited
+from control_plane.logs import get_logger
 from control_plane.risk.limiter import LimiterUnavailable, RateLimiter
+
+_log = get_logger("control_plane.risk")
 
 
 async def enforce_limit(
@@ -42,13 +45,35 @@ async def enforce_limit(
     raise RateLimited(retry_after=outcome.retry_after)
 
 
-async def is_within_audit_budget(limiter: RateLimiter, *, limit: str, scope: str, key: str) -> bool:
-    """Whether a rejection from ``key`` may still be audited in this window.
+async def audit_rejection(
+    tx: AsyncSession,
+    limiter: RateLimiter,
+    *,
+    limit: str,
+    scope: str,
+    address_key: str,
+    event: AuditEvent,
+    now: datetime,
+) -> bool:
+    """Audit a rejected credential or delivery with its exact reason, up to ``limit`` per
+    sender (``address_key``, a keyed hash of its address) and ``scope``: a flood of
+    forgeries must not flood, and serialise on, the audit chain. Past the budget only a
+    log line is left (reason and address hash; never the credential).
 
-    An unreachable limiter store counts as "yes": when in doubt, record.
+    An unreachable limiter store counts as within budget: when in doubt, record.
+    Returns whether the record was written.
     """
     try:
-        outcome = await limiter.hit(limit, scope, key)
+        allowed = (await limiter.hit(limit, scope, address_key)).allowed
     except LimiterUnavailable:
-        return True
-    return outcome.allowed
+        allowed = True
+    if allowed:
+        await append_audit(tx, event=event, now=now)
+    else:
+        _log.info(
+            "risk.rejection_over_budget",
+            scope=scope,
+            reason=event.reason,
+            address_hash=address_key,
+        )
+    return allowed

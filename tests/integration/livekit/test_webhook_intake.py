@@ -226,6 +226,23 @@ async def test_rejection_audits_are_bounded_per_sender(tmp_path: Path, database_
         assert len(await _audit(app, "webhook.rejected")) == 5
 
 
+async def test_rejections_are_still_audited_when_the_limiter_store_is_unreachable(
+    tmp_path: Path, database_url: str
+) -> None:
+    # The budget only bounds audit volume; losing its store must not lose the record.
+    settings = make_settings(
+        tmp_path,
+        database_url=database_url,
+        livekit={"webhook_api_key": KEY, "webhook_api_secret": SECRET},
+        risk={"storage_url": "redis://127.0.0.1:9/0"},
+    )
+    async with running_app(settings) as app:
+        response = await _post(app, b"{}", {"Authorization": "garbage"})
+        assert response.status_code == 401
+        rejected = await _audit(app, "webhook.rejected")
+    assert [r.reason for r in rejected] == ["malformed_token"]
+
+
 async def test_left_before_joined_and_duplicate_identity(app: RunningApp) -> None:
     joined_at = datetime.now(UTC) - timedelta(seconds=30)
     participant = participant_json(
