@@ -32,9 +32,14 @@ async def get_tx(state: State) -> AsyncIterator[AsyncSession]:
 Tx = Annotated[AsyncSession, Depends(get_tx, scope="function")]
 
 
+def request_id_of(request: Request) -> str:
+    """The request id assigned by the middleware (for plain routes outside FastAPI's DI)."""
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
 async def get_request_id(request: Request) -> str:
     """The request id assigned by the middleware."""
-    return str(request.scope.get("state", {}).get("request_id", ""))
+    return request_id_of(request)
 
 
 RequestId = Annotated[str, Depends(get_request_id)]

@@ -18,12 +18,12 @@ and are not introspected; their short lifetime bounds them.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import jwt
 
+from control_plane.crypto.digest import secret_digest
 from control_plane.identity.types import VerifiedClaims
 
 
@@ -39,17 +39,13 @@ class VerifiedTokenCache:
 
     def __init__(self, max_entries: int) -> None:
         self._max = max_entries
-        self._entries: OrderedDict[bytes, CachedVerification] = OrderedDict()
-
-    @staticmethod
-    def _key(token: str) -> bytes:
-        return hashlib.sha256(token.encode()).digest()
+        self._entries: OrderedDict[str, CachedVerification] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, token: str) -> CachedVerification | None:
-        key = self._key(token)
+        key = secret_digest(token)
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
@@ -58,11 +54,11 @@ class VerifiedTokenCache:
     def put(self, token: str, entry: CachedVerification) -> None:
         if self._max <= 0:
             return
-        key = self._key(token)
+        key = secret_digest(token)
         self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
     def discard(self, token: str) -> None:
-        self._entries.pop(self._key(token), None)
+        self._entries.pop(secret_digest(token), None)

@@ -34,27 +34,6 @@ def _header(token: str, max_bytes: int) -> dict[str, object]:
     return header
 
 
-async def verify_jwt(
-    client: OidcClient,
-    token: str,
-    *,
-    audience: str,
-    allowed_types: frozenset[str],
-    require_type: bool,
-    now: datetime,
-) -> VerifiedClaims:
-    """Verify an IdP-signed JWT for one audience and one token type."""
-    verified = await _verify_jwt(
-        client,
-        token,
-        audience=audience,
-        allowed_types=allowed_types,
-        require_type=require_type,
-        now=now,
-    )
-    return verified.verified
-
-
 async def _verify_jwt(
     client: OidcClient,
     token: str,
@@ -64,6 +43,8 @@ async def _verify_jwt(
     require_type: bool,
     now: datetime,
 ) -> CachedVerification:
+    """Verify an IdP-signed JWT for one audience and one token type; the claims with the
+    key that verified them."""
     settings = client.settings
     header = _header(token, settings.max_token_bytes)
     alg = header.get("alg")
@@ -176,14 +157,16 @@ async def verify_id_token(
     client: OidcClient, token: str, *, nonce: str, now: datetime
 ) -> VerifiedClaims:
     """An ID token for our client id, carrying the nonce we sent (ASVS 10.5.1, 10.5.4)."""
-    verified = await verify_jwt(
-        client,
-        token,
-        audience=client.settings.client_id,
-        allowed_types=ID_TOKEN_TYPES,
-        require_type=False,
-        now=now,
-    )
+    verified = (
+        await _verify_jwt(
+            client,
+            token,
+            audience=client.settings.client_id,
+            allowed_types=ID_TOKEN_TYPES,
+            require_type=False,
+            now=now,
+        )
+    ).verified
     if verified.claims.get("nonce") != nonce:
         raise AuthenticationFailed("nonce mismatch")
     azp = verified.claims.get("azp")

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from control_plane.deps import request_id_of
 from control_plane.livekit import service
 from control_plane.state import AppState
 
@@ -49,7 +50,7 @@ async def livekit_webhook(request: Request) -> Response:
         authorization=request.headers.get("authorization"),
         peer=request.client.host if request.client else None,
         forwarded_for=request.headers.get("x-forwarded-for"),
-        request_id=str(request.scope.get("state", {}).get("request_id", "")),
+        request_id=request_id_of(request),
         now=receiver.clock(),
     )
     return Response(_ACK_NEW if result.is_new else _ACK_DUPLICATE, media_type="application/json")
