@@ -3,7 +3,7 @@ fleet (security auditors, admins) and a session's metrics (read_session)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Response, status
 
@@ -22,6 +22,7 @@ from control_plane.agents.schemas import (
 )
 from control_plane.agents.tables import AgentWorker
 from control_plane.agents.types import SessionMetrics, ToolTiming, TurnReport
+from control_plane.clock import as_utc
 from control_plane.deps import RequestId, State, Tx
 from control_plane.identity.deps import CurrentPrincipal
 from control_plane.privacy.deps import SessionWorker
@@ -107,7 +108,7 @@ async def post_metrics(
 
 
 def _aware(ts: datetime | None) -> datetime | None:
-    return ts.replace(tzinfo=UTC) if ts is not None and ts.tzinfo is None else ts
+    return as_utc(ts) if ts is not None else None
 
 
 def _worker_out(row: AgentWorker, now: datetime) -> WorkerOut:

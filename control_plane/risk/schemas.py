@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -47,7 +47,7 @@ class AnomalyOut(BaseModel):
     @field_validator("created_at", "alerted_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value and not value.tzinfo else value
+        return as_utc(value)
 
 
 class AnomalyPage(BaseModel):
