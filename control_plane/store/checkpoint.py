@@ -65,28 +65,48 @@ class WalCheckpointer:
             self._thread = None
 
     def checkpoint(self, mode: str = "PASSIVE") -> CheckpointResult:
-        """One checkpoint on a connection of its own (also used by tests and ``stop``)."""
-        if mode not in ("PASSIVE", "TRUNCATE"):
-            raise ValueError(f"unsupported checkpoint mode {mode!r}")
-        connection = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000)
+        """One checkpoint on a connection opened for it (tests; the thread keeps one)."""
+        connection = self._connect()
         try:
-            row = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            return _checkpoint(connection, mode)
         finally:
             connection.close()
-        return CheckpointResult(
-            busy=bool(row[0]), log_frames=int(row[1]), checkpointed_frames=int(row[2])
-        )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000)
 
     def _run(self) -> None:
-        while not self._stopping.wait(self._interval):
-            self._safely("PASSIVE")
-        self._safely("TRUNCATE")
-
-    def _safely(self, mode: str) -> None:
+        connection: sqlite3.Connection | None = None
         try:
-            self.checkpoint(mode)
+            while not self._stopping.wait(self._interval):
+                connection = self._safely(connection, "PASSIVE")
+            connection = self._safely(connection, "TRUNCATE")
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _safely(
+        self, connection: sqlite3.Connection | None, mode: str
+    ) -> sqlite3.Connection | None:
+        """One pass on the thread's connection; after an error, a new one next pass."""
+        try:
+            connection = connection or self._connect()
+            _checkpoint(connection, mode)
+            return connection
         except sqlite3.Error as exc:  # a busy or vanished file: the next pass retries
             _log.warning("store.checkpoint_failed", error_code=type(exc).__name__, mode=mode)
+            if connection is not None:
+                connection.close()
+            return None
+
+
+def _checkpoint(connection: sqlite3.Connection, mode: str) -> CheckpointResult:
+    if mode not in ("PASSIVE", "TRUNCATE"):
+        raise ValueError(f"unsupported checkpoint mode {mode!r}")
+    row = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+    return CheckpointResult(
+        busy=bool(row[0]), log_frames=int(row[1]), checkpointed_frames=int(row[2])
+    )
 
 
 def start_checkpointer(database_url: str) -> WalCheckpointer | None:
