@@ -80,6 +80,22 @@ def test_a_wrong_value_names_the_setting() -> None:
         load_settings(tokens={"default_ttl_seconds": "soon"})
 
 
+@pytest.mark.parametrize(
+    ("section", "values", "named"),
+    [
+        ("server", {"event_loop": "tokio"}, r"server\.event_loop"),
+        ("server", {"keep_alive_seconds": 0}, r"server\.keep_alive_seconds"),
+        ("oidc", {"verified_token_cache_size": -1}, r"oidc\.verified_token_cache_size"),
+        ("oidc", {"verified_token_cache_size": 10**9}, r"oidc\.verified_token_cache_size"),
+    ],
+)
+def test_out_of_range_serving_and_cache_settings_are_refused(
+    section: str, values: dict[str, object], named: str
+) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_settings(**{section: values})
+
+
 def test_nested_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONTROL_PLANE_TOKENS__DEFAULT_TTL_SECONDS", "90")
     assert Settings().tokens.default_ttl_seconds == 90
