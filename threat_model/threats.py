@@ -14,6 +14,7 @@ _JOIN = "tests/integration/sessions/test_join_policies.py"
 _MINT = "tests/integration/sessions/test_mint_flow.py"
 _AUDIT_VERIFY = "tests/integration/audit/test_verify.py"
 _WEBHOOK = "tests/integration/livekit/test_webhook_intake.py"
+_WEBHOOK_UNIT = "tests/unit/livekit/test_webhook.py"
 _JOIN_AUDIT = "tests/integration/livekit/test_join_auditing.py"
 _TRANSCRIPTS = "tests/integration/privacy/test_transcripts.py"
 _ERASURE = "tests/integration/privacy/test_erasure.py"
@@ -186,10 +187,13 @@ THREATS: tuple[Threat, ...] = (
         category=Stride.SPOOFING,
         asset="join auditing",
         entry_point="POST /webhooks/livekit",
-        mitigation="WebhookReceiver over the raw body with the webhook key, exp required, "
-        "createdAt window, size limit; rejections audited with no side effects.",
+        mitigation="HS256 (PyJWT, HS256 only) over the raw body's sha256 with the webhook "
+        "key, iss/exp/nbf checked, exp required, createdAt window, size limit; accepts what "
+        "livekit-api's WebhookReceiver accepts; rejections audited with no side effects.",
         tests=(
             f"{_WEBHOOK}::test_forged_and_bad_deliveries_are_refused_audited_and_leave_nothing",
+            f"{_WEBHOOK_UNIT}::test_token_claims_are_checked_after_the_signature",
+            f"{_WEBHOOK_UNIT}::test_it_reads_what_livekit_apis_receiver_reads",
         ),
         references=("livekit.md §2",),
     ),

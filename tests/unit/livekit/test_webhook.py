@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from livekit import api
 
 from control_plane.livekit.webhook import (
     RejectReason,
@@ -209,3 +213,116 @@ def test_created_at_inside_the_window_is_accepted(age_seconds: int) -> None:
 def test_mask_body_handles_escapes() -> None:
     masked = mask_body('{"room":{"turnPassword":"a\\"b\\\\c","name":"r"}}')
     assert json.loads(masked) == {"room": {"turnPassword": "[masked]", "name": "r"}}
+
+
+def _signed(claims: dict[str, object]) -> str:
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def _sha256_claim(body: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(body).digest()).decode()
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "reason"),
+    [
+        ("exp NaN never expires: refused", {"exp": float("nan")}, RejectReason.MISSING_EXP),
+        ("exp Infinity: refused", {"exp": float("inf")}, RejectReason.MISSING_EXP),
+        ("exp a string", {"exp": "9999999999"}, RejectReason.MISSING_EXP),
+        ("exp beyond any float", {"exp": 10**400}, RejectReason.MISSING_EXP),
+        ("exp a boolean", {"exp": True}, RejectReason.MISSING_EXP),
+        ("nbf in the future", {"nbf": time.time() + 600}, RejectReason.EXPIRED_TOKEN),
+        ("nbf a string", {"nbf": "0"}, RejectReason.MALFORMED_TOKEN),
+        ("issued in the future", {"iat": time.time() + 600}, RejectReason.EXPIRED_TOKEN),
+        ("iat a string", {"iat": "now"}, RejectReason.MALFORMED_TOKEN),
+        ("issuer missing", {"iss": None}, RejectReason.WRONG_ISSUER),
+        ("sha256 not base64", {"sha256": "%%%"}, RejectReason.BODY_HASH_MISMATCH),
+        ("sha256 a number", {"sha256": 5}, RejectReason.BODY_HASH_MISMATCH),
+    ],
+)
+def test_token_claims_are_checked_after_the_signature(
+    case: str, extra: dict[str, object], reason: RejectReason
+) -> None:
+    body = _joined()
+    claims: dict[str, object] = {
+        "iss": KEY,
+        "exp": int(time.time()) + 60,
+        "sha256": _sha256_claim(body),
+        **extra,
+    }
+    if claims["iss"] is None:
+        del claims["iss"]
+    assert _reason(body, _signed(claims)) is reason, case
+
+
+def test_a_signed_payload_that_is_not_a_json_object_is_a_malformed_token() -> None:
+    body = _joined()
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    for payload in (b"[1, 2]", b"not json"):
+        segment = base64.urlsafe_b64encode(payload).rstrip(b"=")
+        signing_input = header + b"." + segment
+        signature = base64.urlsafe_b64encode(
+            hmac.new(SECRET.encode(), signing_input, hashlib.sha256).digest()
+        ).rstrip(b"=")
+        token = (signing_input + b"." + signature).decode()
+        assert _reason(body, token) is RejectReason.MALFORMED_TOKEN, payload
+
+
+@pytest.mark.parametrize(
+    ("case", "document", "reason"),
+    [
+        ("a JSON array", [1, 2], RejectReason.MALFORMED_BODY),
+        ("createdAt not a number", {"createdAt": "soon"}, RejectReason.MALFORMED_BODY),
+        ("createdAt a boolean", {"createdAt": True}, RejectReason.MALFORMED_BODY),
+        ("createdAt a float", {"createdAt": 1.5}, RejectReason.MALFORMED_BODY),
+        ("room not an object", {"room": "cp-test-room"}, RejectReason.MALFORMED_BODY),
+        ("room name a number", {"room": {"name": 7}}, RejectReason.MALFORMED_BODY),
+        ("id a number", {"id": 7}, RejectReason.MALFORMED_BODY),
+        ("empty event", {"event": ""}, RejectReason.MISSING_ID),
+        ("no createdAt: the epoch, stale", {"createdAt": None}, RejectReason.STALE),
+    ],
+)
+def test_the_fields_intake_stores_are_type_checked(
+    case: str, document: object, reason: RejectReason
+) -> None:
+    base = json.loads(_joined())
+    if isinstance(document, dict):
+        base.update(document)
+        base = {k: v for k, v in base.items() if v is not None}
+    else:
+        base = document
+    body = json.dumps(base).encode()
+    assert _reason(body, webhook_token(body, key=KEY, secret=SECRET)) is reason, case
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"event": "room_started", "id": "EV_a", "room": {"name": "r1"}},
+        {"event": "participant_left", "id": "EV_b", "room": {"sid": "RM_1"}},
+        {"event": "egress_ended", "id": "EV_c"},
+        {"event": "track_published", "id": "EV_d", "room": {"name": "r2"}, "extra": {"x": 1}},
+    ],
+)
+@pytest.mark.parametrize("created_as", ["camel string", "camel number", "proto name"])
+def test_it_reads_what_livekit_apis_receiver_reads(
+    document: dict[str, object], created_as: str
+) -> None:
+    """The SDK's receiver (signature, body hash, protobuf parse) and ours agree on every
+    field intake keeps, for each JSON spelling protobuf accepts."""
+    created = int(_now().timestamp())
+    spelled: dict[str, object] = {
+        "camel string": {"createdAt": str(created)},
+        "camel number": {"createdAt": created},
+        "proto name": {"created_at": created},
+    }[created_as]  # type: ignore[assignment]
+    body = json.dumps({**document, **spelled}).encode()
+    token = webhook_token(body, key=KEY, secret=SECRET)
+    ours = verify_webhook(body, token, policy=POLICY, now=_now())
+    sdk = api.WebhookReceiver(api.TokenVerifier(KEY, SECRET)).receive(body.decode(), token)
+    assert (ours.id, ours.event, ours.room_name, int(ours.created_at.timestamp())) == (
+        sdk.id,
+        sdk.event,
+        sdk.room.name or None,
+        sdk.created_at,
+    )
