@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import cast
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from control_plane.livekit import intake as intake_module
 from control_plane.livekit.intake import WebhookIntake
 
 
@@ -52,3 +55,46 @@ def test_a_slow_trickle_is_never_busy() -> None:
     intake = _intake(clock)
     _arrive(intake, clock, 500, per_second=100)
     assert not intake.is_busy
+
+
+@pytest.mark.asyncio
+async def test_processing_waits_for_the_delivery_in_progress_to_finish() -> None:
+    intake = _intake(Clock())
+    order: list[str] = []
+    delivery_done = asyncio.Event()
+
+    async def delivery() -> None:
+        with intake.delivering():
+            for _ in range(5):  # a delivery takes several turns of the loop
+                await asyncio.sleep(0)
+            order.append("acknowledged")
+        delivery_done.set()
+
+    async def processor() -> None:
+        await intake.pace()
+        order.append("next event")
+
+    task = asyncio.create_task(delivery())
+    await asyncio.sleep(0)  # the delivery is in progress
+    await processor()
+    await task
+    assert order == ["acknowledged", "next event"]
+    assert delivery_done.is_set()
+
+
+@pytest.mark.asyncio
+async def test_a_delivery_that_never_ends_delays_processing_only_boundedly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(intake_module, "QUIET_WAIT_SECONDS", 0.01)
+    intake = _intake(Clock())
+    with intake.delivering():
+        await asyncio.wait_for(intake.pace(), 1.0)  # a flood cannot stop processing
+
+
+@pytest.mark.asyncio
+async def test_a_failed_delivery_still_ends_its_mark() -> None:
+    intake = _intake(Clock())
+    with pytest.raises(RuntimeError), intake.delivering():
+        raise RuntimeError("verification blew up")
+    await asyncio.wait_for(intake.pace(), 0.05)  # no delivery in progress: no wait
