@@ -11,7 +11,10 @@ from sqlmodel import Field, SQLModel
 
 class WorkerCredential(SQLModel, table=True):
     __tablename__ = "worker_credential"
-    __table_args__ = (Index("ix_worker_credential_session", "session_id"),)
+    __table_args__ = (
+        Index("ix_worker_credential_session", "session_id"),
+        Index("ix_worker_credential_expires", "expires_at"),  # retention
+    )
 
     jti: str = Field(primary_key=True, max_length=40)
     kind: str = Field(max_length=16)
@@ -48,7 +51,10 @@ class AgentWorker(SQLModel, table=True):
     the fleet of a supervisor running elsewhere (``control-plane agents run``)."""
 
     __tablename__ = "agent_worker"
-    __table_args__ = (Index("ix_agent_worker_supervisor", "supervisor_id"),)
+    __table_args__ = (
+        Index("ix_agent_worker_supervisor", "supervisor_id"),
+        Index("ix_agent_worker_stopped", "stopped_at"),  # retention
+    )
 
     id: str = Field(primary_key=True, max_length=64)  # the worker id (CP_WORKER_ID)
     supervisor_id: str = Field(max_length=96)

@@ -29,7 +29,10 @@ class BrowserSession(SQLModel, table=True):
     """Server-side browser session; the cookie holds an opaque id, the table its SHA-256."""
 
     __tablename__ = "browser_session"
-    __table_args__ = (Index("ix_browser_session_subject", "subject_id"),)
+    __table_args__ = (
+        Index("ix_browser_session_subject", "subject_id"),
+        Index("ix_browser_session_expires", "absolute_expires_at"),  # retention
+    )
 
     id_hash: str = Field(primary_key=True, max_length=64)
     handle: str = Field(max_length=32, unique=True)  # non-secret id to list/revoke
@@ -55,6 +58,7 @@ class PendingLogin(SQLModel, table=True):
     """State, nonce and PKCE verifier of a login in flight; consumed once at the callback."""
 
     __tablename__ = "pending_login"
+    __table_args__ = (Index("ix_pending_login_expires", "expires_at"),)  # retention
 
     state_hash: str = Field(primary_key=True, max_length=64)
     nonce: str = Field(max_length=128)

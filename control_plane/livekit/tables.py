@@ -50,6 +50,7 @@ class Participation(SQLModel, table=True):
     __table_args__ = (
         Index("ix_livekit_participation_room_open", "room_name", "left_at"),
         Index("ix_livekit_participation_subject_open", "subject_id", "left_at"),
+        Index("ix_livekit_participation_updated", "updated_at"),  # retention
     )
 
     sid: str = Field(primary_key=True, max_length=64)
@@ -86,6 +87,7 @@ class RemediationTask(SQLModel, table=True):
     __table_args__ = (
         Index("ix_livekit_remediation_due", "status", "next_attempt_at"),
         Index("ix_livekit_remediation_target", "room_name", "identity", "status"),
+        Index("ix_livekit_remediation_created", "created_at"),  # retention
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -124,7 +126,10 @@ class Removal(SQLModel, table=True):
     """
 
     __tablename__ = "livekit_removal"
-    __table_args__ = (Index("ix_livekit_removal_identity", "identity", "expires_at"),)
+    __table_args__ = (
+        Index("ix_livekit_removal_identity", "identity", "expires_at"),
+        Index("ix_livekit_removal_expires", "expires_at"),  # retention
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     room_name: str = Field(max_length=256)

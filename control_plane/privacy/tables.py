@@ -76,6 +76,7 @@ class ErasureRequest(SQLModel, table=True):
     __table_args__ = (
         Index("ix_erasure_request_tenant", "tenant", "requested_at"),
         Index("ix_erasure_request_subject", "subject_id"),
+        Index("ix_erasure_request_requested", "requested_at"),  # retention
     )
 
     id: str = Field(primary_key=True, max_length=40)

@@ -13,6 +13,7 @@ class VoiceSession(SQLModel, table=True):
     __table_args__ = (
         Index("ix_voice_session_owner", "owner_subject_id"),
         Index("ix_voice_session_status", "status"),
+        Index("ix_voice_session_finalized", "finalized_at"),  # retention
     )
 
     id: str = Field(primary_key=True, max_length=40)

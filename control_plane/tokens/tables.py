@@ -14,6 +14,7 @@ class MintLedger(SQLModel, table=True):
         Index("ix_mint_ledger_identity_room", "identity", "room_name"),
         Index("ix_mint_ledger_subject", "subject_id"),
         Index("ix_mint_ledger_session", "session_id"),
+        Index("ix_mint_ledger_expires", "expires_at"),  # retention
     )
 
     id: str = Field(primary_key=True, max_length=40)  # the cp.tid attribute

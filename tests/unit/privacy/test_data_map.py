@@ -48,6 +48,23 @@ def test_mapped_columns_exist_where_the_table_exists() -> None:
     assert set(LIFETIME_BOUND) <= set(tables)
 
 
+def test_every_retention_clock_leads_an_index() -> None:
+    """A pass runs every few minutes on tables that only grow; without an index each one
+    scans the whole table (measured: a 216 ms stall of the event loop on SQLite, in the
+    webhook benchmark)."""
+    tables = load_metadata().tables
+    unindexed = sorted(
+        f"{target.table}.{target.clock}"
+        for target in TARGETS
+        if target.table in tables
+        and not any(
+            next(iter(index.columns)).name == target.clock for index in tables[target.table].indexes
+        )
+        and not tables[target.table].c[target.clock].primary_key
+    )
+    assert unindexed == [], f"add an index on {unindexed} (and regenerate the migration)"
+
+
 def test_every_subject_column_is_erased_or_kept_for_a_reason() -> None:
     found = {
         (table.name, column.name)

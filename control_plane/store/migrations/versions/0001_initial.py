@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-24 00:19:38.087220
+Create Date: 2026-11-24 06:13:36.231981
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("agent_worker", schema=None) as batch_op:
+        batch_op.create_index("ix_agent_worker_stopped", ["stopped_at"], unique=False)
         batch_op.create_index("ix_agent_worker_supervisor", ["supervisor_id"], unique=False)
 
     op.create_table(
@@ -149,6 +150,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("handle"),
     )
     with op.batch_alter_table("browser_session", schema=None) as batch_op:
+        batch_op.create_index("ix_browser_session_expires", ["absolute_expires_at"], unique=False)
         batch_op.create_index("ix_browser_session_subject", ["subject_id"], unique=False)
 
     op.create_table(
@@ -168,6 +170,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("erasure_request", schema=None) as batch_op:
+        batch_op.create_index("ix_erasure_request_requested", ["requested_at"], unique=False)
         batch_op.create_index("ix_erasure_request_subject", ["subject_id"], unique=False)
         batch_op.create_index("ix_erasure_request_tenant", ["tenant", "requested_at"], unique=False)
 
@@ -199,6 +202,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_livekit_participation_subject_open", ["subject_id", "left_at"], unique=False
         )
+        batch_op.create_index("ix_livekit_participation_updated", ["updated_at"], unique=False)
 
     op.create_table(
         "livekit_remediation_task",
@@ -224,6 +228,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("livekit_remediation_task", schema=None) as batch_op:
+        batch_op.create_index("ix_livekit_remediation_created", ["created_at"], unique=False)
         batch_op.create_index(
             "ix_livekit_remediation_due", ["status", "next_attempt_at"], unique=False
         )
@@ -242,6 +247,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("livekit_removal", schema=None) as batch_op:
+        batch_op.create_index("ix_livekit_removal_expires", ["expires_at"], unique=False)
         batch_op.create_index(
             "ix_livekit_removal_identity", ["identity", "expires_at"], unique=False
         )
@@ -284,6 +290,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("mint_ledger", schema=None) as batch_op:
+        batch_op.create_index("ix_mint_ledger_expires", ["expires_at"], unique=False)
         batch_op.create_index(
             "ix_mint_ledger_identity_room", ["identity", "room_name"], unique=False
         )
@@ -299,6 +306,9 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("state_hash"),
     )
+    with op.batch_alter_table("pending_login", schema=None) as batch_op:
+        batch_op.create_index("ix_pending_login_expires", ["expires_at"], unique=False)
+
     op.create_table(
         "subject",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -406,6 +416,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("room_name"),
     )
     with op.batch_alter_table("voice_session", schema=None) as batch_op:
+        batch_op.create_index("ix_voice_session_finalized", ["finalized_at"], unique=False)
         batch_op.create_index("ix_voice_session_owner", ["owner_subject_id"], unique=False)
         batch_op.create_index("ix_voice_session_status", ["status"], unique=False)
 
@@ -421,6 +432,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("jti"),
     )
     with op.batch_alter_table("worker_credential", schema=None) as batch_op:
+        batch_op.create_index("ix_worker_credential_expires", ["expires_at"], unique=False)
         batch_op.create_index("ix_worker_credential_session", ["session_id"], unique=False)
 
     op.create_table(
@@ -459,11 +471,13 @@ def downgrade() -> None:
     op.drop_table("session_invite")
     with op.batch_alter_table("worker_credential", schema=None) as batch_op:
         batch_op.drop_index("ix_worker_credential_session")
+        batch_op.drop_index("ix_worker_credential_expires")
 
     op.drop_table("worker_credential")
     with op.batch_alter_table("voice_session", schema=None) as batch_op:
         batch_op.drop_index("ix_voice_session_status")
         batch_op.drop_index("ix_voice_session_owner")
+        batch_op.drop_index("ix_voice_session_finalized")
 
     op.drop_table("voice_session")
     with op.batch_alter_table("turn_metric", schema=None) as batch_op:
@@ -486,11 +500,15 @@ def downgrade() -> None:
 
     op.drop_table("subject_data_key")
     op.drop_table("subject")
+    with op.batch_alter_table("pending_login", schema=None) as batch_op:
+        batch_op.drop_index("ix_pending_login_expires")
+
     op.drop_table("pending_login")
     with op.batch_alter_table("mint_ledger", schema=None) as batch_op:
         batch_op.drop_index("ix_mint_ledger_subject")
         batch_op.drop_index("ix_mint_ledger_session")
         batch_op.drop_index("ix_mint_ledger_identity_room")
+        batch_op.drop_index("ix_mint_ledger_expires")
 
     op.drop_table("mint_ledger")
     with op.batch_alter_table("livekit_webhook_event", schema=None) as batch_op:
@@ -500,14 +518,17 @@ def downgrade() -> None:
     op.drop_table("livekit_webhook_event")
     with op.batch_alter_table("livekit_removal", schema=None) as batch_op:
         batch_op.drop_index("ix_livekit_removal_identity")
+        batch_op.drop_index("ix_livekit_removal_expires")
 
     op.drop_table("livekit_removal")
     with op.batch_alter_table("livekit_remediation_task", schema=None) as batch_op:
         batch_op.drop_index("ix_livekit_remediation_target")
         batch_op.drop_index("ix_livekit_remediation_due")
+        batch_op.drop_index("ix_livekit_remediation_created")
 
     op.drop_table("livekit_remediation_task")
     with op.batch_alter_table("livekit_participation", schema=None) as batch_op:
+        batch_op.drop_index("ix_livekit_participation_updated")
         batch_op.drop_index("ix_livekit_participation_subject_open")
         batch_op.drop_index("ix_livekit_participation_room_open")
 
@@ -515,10 +536,12 @@ def downgrade() -> None:
     with op.batch_alter_table("erasure_request", schema=None) as batch_op:
         batch_op.drop_index("ix_erasure_request_tenant")
         batch_op.drop_index("ix_erasure_request_subject")
+        batch_op.drop_index("ix_erasure_request_requested")
 
     op.drop_table("erasure_request")
     with op.batch_alter_table("browser_session", schema=None) as batch_op:
         batch_op.drop_index("ix_browser_session_subject")
+        batch_op.drop_index("ix_browser_session_expires")
 
     op.drop_table("browser_session")
     with op.batch_alter_table("audit_record", schema=None) as batch_op:
@@ -541,6 +564,7 @@ def downgrade() -> None:
     op.drop_table("anomaly")
     with op.batch_alter_table("agent_worker", schema=None) as batch_op:
         batch_op.drop_index("ix_agent_worker_supervisor")
+        batch_op.drop_index("ix_agent_worker_stopped")
 
     op.drop_table("agent_worker")
     with op.batch_alter_table("agent_dispatch", schema=None) as batch_op:
