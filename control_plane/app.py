@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import configure_mappers
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -138,12 +139,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(
-    settings: Settings, *, clock: Clock = utc_now, livekit: LiveKitRooms | None = None
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    livekit: LiveKitRooms | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Build the app; every dependency is created in the lifespan from ``settings``.
 
     ``livekit`` is the one injectable seam (unit tests pass a fake implementing
-    ``LiveKitRooms``); everything else is real.
+    ``LiveKitRooms``); everything else is real. ``on_started`` runs once the lifespan has
+    built everything, just before serving (``serve`` settles the heap there).
     """
     registry = CollectorRegistry()
     metrics = HttpMetrics(registry)
@@ -157,6 +163,7 @@ def create_app(
         engine = create_engine(
             database_url, echo=settings.database.echo, background_checkpoints=True
         )
+        configure_mappers()  # now, not on the first request (measured: a 200 ms pause)
         keys = load_key_ring(
             settings.keys, settings.key_dir, is_development=settings.is_development
         )
@@ -192,7 +199,11 @@ def create_app(
                 ),
                 *work.jobs(),
                 *audit_jobs(
-                    engine, key=keys.audit_signing_key, settings=settings.audit, clock=clock
+                    engine,
+                    key=keys.audit_signing_key,
+                    settings=settings.audit,
+                    clock=clock,
+                    pace=work.intake.give_way,  # the checkpoint walk waits for a gap
                 ),
                 *risk_jobs(engine, http=lambda: http, settings=settings, clock=clock),
                 *session_jobs(
@@ -254,6 +265,8 @@ def create_app(
             try:
                 if supervisor is not None:
                     await supervisor.start()
+                if on_started is not None:
+                    on_started()
                 yield
             finally:
                 if supervisor is not None:

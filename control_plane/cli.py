@@ -32,9 +32,9 @@ def _settings() -> Settings:
 
 
 def _tune_gc() -> None:
-    """Freeze the start-up heap (imports, settings, policies) out of the collector's way
-    and collect the young generation less often: fewer and shorter pauses on the request
-    path (measured +11% webhook intake)."""
+    """Freeze the start-up heap (imports, settings, policies, clients: everything the
+    lifespan built) out of the collector's way and collect the young generation less
+    often: fewer and shorter pauses on the request path (measured +11% webhook intake)."""
     import gc
 
     gc.collect()
@@ -68,8 +68,7 @@ def serve(
         f"{'from ' + str(settings.key_dir) if settings.is_development else 'from settings'}",
         err=True,
     )
-    application = create_app(settings)
-    _tune_gc()
+    application = create_app(settings, on_started=_tune_gc)
     uvicorn.run(
         application,
         host=settings.server.host,
