@@ -251,7 +251,8 @@ def create_app(
                 agents=AgentRuntime(telemetry=telemetry, supervisor=supervisor),
                 risk=risk,
             )
-            checkpoints = start_checkpointer(database_url)
+            # Checkpoints wait (boundedly) while webhook deliveries stream in.
+            checkpoints = start_checkpointer(database_url, defer=lambda: work.intake.is_busy)
             work.intake.start()
             runner.start()
             _log.info(
