@@ -37,11 +37,11 @@ MAX_POLL_SECONDS = 30.0
 # waited 50-100 ms; 50 records hold the loop ~2 ms.
 PREVERIFY_BATCH = 50
 Pace = Callable[[], Awaitable[None]]
+_log = get_logger("control_plane.audit")
 
 
 async def _yield() -> None:
     await asyncio.sleep(0)
-_log = get_logger("control_plane.audit")
 
 
 def is_checkpoint_due(
@@ -165,8 +165,6 @@ def audit_jobs(
     ``pace`` runs between read batches (the server passes the webhook intake's)."""
 
     async def step() -> AuditCheckpoint | None:
-        return await run_checkpoint_step(
-            engine, key=key, settings=settings, now=clock(), pace=pace
-        )
+        return await run_checkpoint_step(engine, key=key, settings=settings, now=clock(), pace=pace)
 
     return [Job(CHECKPOINT_JOB, poll_seconds(settings), step)]
