@@ -5,6 +5,7 @@ generic body and audited, replays and duplicates have no side effect, and proces
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -172,6 +173,27 @@ async def test_replayed_id_is_acknowledged_without_side_effects(app: RunningApp)
     assert stored is not None
     assert "intruder" in stored.body
     assert "turn-secret" not in stored.body
+
+
+async def test_a_signed_body_protobuf_refuses_is_stored_then_failed_and_audited(
+    app: RunningApp,
+) -> None:
+    """Intake type-checks only the fields it stores; the full protobuf parse happens in
+    processing, which ends such an event as failed ("unparseable"), with an audit record,
+    and never acts on it."""
+    document = json.loads(_joined(event_id="EV_odd"))
+    document["participant"] = 5  # LiveKit would never send this; protobuf refuses it
+    body = json.dumps(document).encode()
+    response = await _post(app, body, _signed(body))
+    assert response.status_code == 200
+    await _processed(app, "EV_odd")
+    async with unit_of_work(app.state.engine) as tx:
+        stored = await tx.get(WebhookEvent, "EV_odd")
+    assert stored is not None
+    assert (stored.outcome, stored.last_error) == ("failed", "unparseable")
+    failures = [r for r in await _audit(app, "webhook.event") if r.outcome == "failure"]
+    assert [r.details["event_id"] for r in failures] == ["EV_odd"]
+    assert await _count(app, Participation) == 0
 
 
 async def test_the_plain_route_keeps_the_request_context_and_its_metrics_label(
