@@ -13,6 +13,7 @@ from datetime import datetime
 
 import jwt
 
+from control_plane.crypto.lifetime import LifetimeProblem, lifetime_problem
 from control_plane.identity.client import OidcClient
 from control_plane.identity.errors import AuthenticationFailed
 from control_plane.identity.token_cache import CachedVerification
@@ -100,25 +101,19 @@ async def _verify_jwt(
     )
 
 
-def _number(claims: dict[str, object], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise AuthenticationFailed(f"claim {name} is not a number")
-    return float(value)
+_LIFETIME_REASONS = {
+    LifetimeProblem.MISSING_EXP: "claim exp missing or not a number",
+    LifetimeProblem.MALFORMED_TIME: "claim nbf or iat is not a number",
+    LifetimeProblem.EXPIRED: "token expired",
+    LifetimeProblem.NOT_YET_VALID: "token not yet valid",
+    LifetimeProblem.ISSUED_IN_FUTURE: "token issued in the future",
+}
 
 
 def _check_lifetime(claims: dict[str, object], *, now: float, leeway: int) -> None:
-    exp = _number(claims, "exp")
-    nbf = _number(claims, "nbf")
-    iat = _number(claims, "iat")
-    if exp is None or exp <= now - leeway:
-        raise AuthenticationFailed("token expired")
-    if nbf is not None and nbf > now + leeway:
-        raise AuthenticationFailed("token not yet valid")
-    if iat is not None and iat > now + leeway:
-        raise AuthenticationFailed("token issued in the future")
+    problem = lifetime_problem(claims, now=now, leeway=leeway)
+    if problem is not None:
+        raise AuthenticationFailed(_LIFETIME_REASONS[problem])
 
 
 async def verify_access_token(client: OidcClient, token: str, *, now: datetime) -> VerifiedClaims:

@@ -22,7 +22,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from typing import Any
 import jwt
 
 from control_plane.crypto.hs256 import Hs256Key
+from control_plane.crypto.lifetime import LifetimeProblem, lifetime_problem
 
 MAX_AUTHORIZATION_CHARS = 4096
 MAX_EVENT_ID_CHARS = 64
@@ -121,6 +121,15 @@ class WebhookPolicy:
         object.__setattr__(self, "key", key)
 
 
+_LIFETIME_REASONS = {
+    LifetimeProblem.MISSING_EXP: RejectReason.MISSING_EXP,
+    LifetimeProblem.MALFORMED_TIME: RejectReason.MALFORMED_TOKEN,
+    LifetimeProblem.EXPIRED: RejectReason.EXPIRED_TOKEN,
+    LifetimeProblem.NOT_YET_VALID: RejectReason.EXPIRED_TOKEN,
+    LifetimeProblem.ISSUED_IN_FUTURE: RejectReason.EXPIRED_TOKEN,
+}
+
+
 def _classify_token_error(exc: jwt.PyJWTError) -> RejectReason:
     if isinstance(exc, jwt.InvalidSignatureError | jwt.InvalidAlgorithmError):
         return RejectReason.BAD_SIGNATURE
@@ -137,35 +146,12 @@ def _claims(token: str, key: Hs256Key, *, api_key: str, now: datetime) -> dict[s
         raise WebhookVerificationError(RejectReason.MALFORMED_TOKEN) from exc
     if not isinstance(claims, dict):
         raise WebhookVerificationError(RejectReason.MALFORMED_TOKEN)
-    exp = _number(claims.get("exp"))
-    if exp is None:
-        raise WebhookVerificationError(RejectReason.MISSING_EXP)
-    not_before: list[float] = []  # nbf and iat, when present
-    for name in ("nbf", "iat"):
-        if claims.get(name) is None:
-            continue
-        value = _number(claims[name])
-        if value is None:
-            raise WebhookVerificationError(RejectReason.MALFORMED_TOKEN)
-        not_before.append(value)
+    problem = lifetime_problem(claims, now=now.timestamp(), leeway=TOKEN_LEEWAY_SECONDS)
+    if problem is not None:
+        raise WebhookVerificationError(_LIFETIME_REASONS[problem])
     if claims.get("iss") != api_key:
         raise WebhookVerificationError(RejectReason.WRONG_ISSUER)
-    instant = now.timestamp()
-    if exp <= instant - TOKEN_LEEWAY_SECONDS:
-        raise WebhookVerificationError(RejectReason.EXPIRED_TOKEN)
-    if any(value > instant + TOKEN_LEEWAY_SECONDS for value in not_before):
-        raise WebhookVerificationError(RejectReason.EXPIRED_TOKEN)  # not valid yet
     return claims
-
-
-def _number(value: object) -> float | None:
-    """A finite JSON number, else None (Python's json reads NaN and Infinity, which would
-    never expire)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, int):  # a huge JSON integer overflows float()
-        return float(value) if abs(value) < 2**63 else None
-    return value if math.isfinite(value) else None
 
 
 def _check_body_hash(body: bytes, claims: dict[str, Any]) -> None:

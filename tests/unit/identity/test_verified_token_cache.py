@@ -142,6 +142,24 @@ async def test_a_cached_token_is_not_valid_before_its_nbf(
     assert failed.value.reason == "token not yet valid"
 
 
+@pytest.mark.parametrize(
+    ("exp", "reason"),
+    [
+        (float("nan"), "claim exp missing or not a number"),  # NaN is never "past"
+        (float("inf"), "claim exp missing or not a number"),
+        (10**400, "claim exp missing or not a number"),  # overflowed float(): a 500
+    ],
+)
+async def test_a_signed_token_with_a_non_finite_exp_is_refused(
+    issuer: Issuer, client: OidcClient, exp: float, reason: str
+) -> None:
+    token = issuer.token("k1", exp=exp)
+    with pytest.raises(AuthenticationFailed) as failed:
+        await verify_access_token(client, token, now=NOW)
+    assert failed.value.reason == reason
+    assert len(client.verified_tokens) == 0
+
+
 async def test_rejected_tokens_are_never_cached(issuer: Issuer, client: OidcClient) -> None:
     wrong_audience = issuer.token("k1", aud="someone-else")
     for _ in range(2):
