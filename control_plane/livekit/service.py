@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.clock import Clock
 from control_plane.errors import ControlPlaneError
@@ -26,7 +27,7 @@ from control_plane.livekit.webhook import (
 from control_plane.logs import get_logger
 from control_plane.risk.address import Network, client_address
 from control_plane.risk.limiter import RateLimiter
-from control_plane.risk.service import audit_rejection
+from control_plane.risk.service import within_rejection_budget
 from control_plane.store.uow import unit_of_work
 
 _log = get_logger("control_plane.livekit")
@@ -68,14 +69,19 @@ async def _audit_rejection(
     request_id: str,
     now: datetime,
 ) -> None:
-    """Audit the exact reason, within this sender's rejection budget."""
+    """Audit the exact reason, within this sender's rejection budget (checked before
+    a transaction is opened: past it, a forged delivery costs no store work)."""
+    if not await within_rejection_budget(
+        receiver.limiter,
+        limit=receiver.rejection_audit_limit,
+        scope="webhook-rejected",
+        address_key=address_hash,
+        reason=exc.reason.value,
+    ):
+        return
     async with unit_of_work(receiver.engine) as tx:
-        await audit_rejection(
+        await append_audit(
             tx,
-            receiver.limiter,
-            limit=receiver.rejection_audit_limit,
-            scope="webhook-rejected",
-            address_key=address_hash,
             event=AuditEvent(
                 type=AuditEventType.WEBHOOK_REJECTED,
                 outcome=Outcome.DENIED,

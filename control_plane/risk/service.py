@@ -45,6 +45,25 @@ async def enforce_limit(
     raise RateLimited(retry_after=outcome.retry_after)
 
 
+async def within_rejection_budget(
+    limiter: RateLimiter, *, limit: str, scope: str, address_key: str, reason: str
+) -> bool:
+    """Whether a rejection from this sender (``address_key``, a keyed hash of its
+    address) may still be audited under ``limit`` for ``scope``: a flood of forgeries
+    must not flood, and serialise on, the audit chain. Past the budget only a log line is
+    left (reason and address hash; never the credential). An unreachable limiter store
+    counts as within budget: when in doubt, record."""
+    try:
+        allowed = (await limiter.hit(limit, scope, address_key)).allowed
+    except LimiterUnavailable:
+        allowed = True
+    if not allowed:
+        _log.info(
+            "risk.rejection_over_budget", scope=scope, reason=reason, address_hash=address_key
+        )
+    return allowed
+
+
 async def audit_rejection(
     tx: AsyncSession,
     limiter: RateLimiter,
@@ -55,25 +74,11 @@ async def audit_rejection(
     event: AuditEvent,
     now: datetime,
 ) -> bool:
-    """Audit a rejected credential or delivery with its exact reason, up to ``limit`` per
-    sender (``address_key``, a keyed hash of its address) and ``scope``: a flood of
-    forgeries must not flood, and serialise on, the audit chain. Past the budget only a
-    log line is left (reason and address hash; never the credential).
-
-    An unreachable limiter store counts as within budget: when in doubt, record.
-    Returns whether the record was written.
-    """
-    try:
-        allowed = (await limiter.hit(limit, scope, address_key)).allowed
-    except LimiterUnavailable:
-        allowed = True
+    """Audit a rejected credential or delivery with its exact reason, within the sender's
+    rejection budget (``within_rejection_budget``); whether the record was written."""
+    allowed = await within_rejection_budget(
+        limiter, limit=limit, scope=scope, address_key=address_key, reason=event.reason
+    )
     if allowed:
         await append_audit(tx, event=event, now=now)
-    else:
-        _log.info(
-            "risk.rejection_over_budget",
-            scope=scope,
-            reason=event.reason,
-            address_hash=address_key,
-        )
     return allowed
