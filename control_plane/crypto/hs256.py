@@ -1,4 +1,4 @@
-"""HS256 with one configured secret whose key checks run once, not on every token.
+"""HS256 verification with one configured secret whose key checks run once, not on every token.
 
 PyJWT re-checks an HMAC secret on every call (is it a PEM, SSH or DER key, or a JWK in
 disguise?): on the webhook path that costs more than the HMAC itself. ``Hs256Key`` runs
@@ -30,7 +30,7 @@ class _CheckedHmac(HMACAlgorithm):
 
 
 class Hs256Key:
-    """Verify (and sign) compact JWS tokens with one HS256 secret."""
+    """Verify compact JWS tokens with one HS256 secret."""
 
     __slots__ = ("_jws", "_key")
 
@@ -46,7 +46,3 @@ class Hs256Key:
         decoded = self._jws.decode_complete(token, key=self._key, algorithms=[ALGORITHM])
         payload: bytes = decoded["payload"]
         return payload
-
-    def sign(self, payload: bytes, *, headers: dict[str, str] | None = None) -> str:
-        """A compact JWS over ``payload`` (already-serialised claims)."""
-        return self._jws.encode(payload, self._key, algorithm=ALGORITHM, headers=headers)
