@@ -18,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from control_plane.audit.tables import AuditRecord
+from control_plane.config import Settings
 from control_plane.identity.tables import Subject
 from control_plane.livekit.tables import Participation, RemediationTask, WebhookEvent
 from control_plane.risk.tables import Anomaly
@@ -36,13 +37,21 @@ SUBJECT = "sub_" + "c" * 32
 ROOM = "cp-intake-room"
 
 
-@pytest_asyncio.fixture
-async def app(tmp_path: Path, database_url: str) -> AsyncIterator[RunningApp]:
-    settings = make_settings(
+def _settings(tmp_path: Path, database_url: str, **sections: dict[str, object]) -> Settings:
+    """Settings with this module's webhook key pair, plus ``sections``."""
+    return make_settings(
         tmp_path,
         database_url=database_url,
+        env=None,
         livekit={"webhook_api_key": KEY, "webhook_api_secret": SECRET},
-        webhooks={"unknown_rooms": "audit", "max_body_bytes": 8192},
+        **sections,
+    )
+
+
+@pytest_asyncio.fixture
+async def app(tmp_path: Path, database_url: str) -> AsyncIterator[RunningApp]:
+    settings = _settings(
+        tmp_path, database_url, webhooks={"unknown_rooms": "audit", "max_body_bytes": 8192}
     )
     async with running_app(settings) as running:
         yield running
@@ -235,12 +244,7 @@ async def test_a_thousand_duplicate_deliveries_make_one_record(app: RunningApp) 
 
 
 async def test_rejection_audits_are_bounded_per_sender(tmp_path: Path, database_url: str) -> None:
-    settings = make_settings(
-        tmp_path,
-        database_url=database_url,
-        livekit={"webhook_api_key": KEY, "webhook_api_secret": SECRET},
-        webhooks={"rejection_audit_limit": "5/minute"},
-    )
+    settings = _settings(tmp_path, database_url, webhooks={"rejection_audit_limit": "5/minute"})
     async with running_app(settings) as app:
         for _ in range(20):
             response = await _post(app, b"{}", {"Authorization": "garbage"})
@@ -252,12 +256,7 @@ async def test_rejections_are_still_audited_when_the_limiter_store_is_unreachabl
     tmp_path: Path, database_url: str
 ) -> None:
     # The budget only bounds audit volume; losing its store must not lose the record.
-    settings = make_settings(
-        tmp_path,
-        database_url=database_url,
-        livekit={"webhook_api_key": KEY, "webhook_api_secret": SECRET},
-        risk={"storage_url": "redis://127.0.0.1:9/0"},
-    )
+    settings = _settings(tmp_path, database_url, risk={"storage_url": "redis://127.0.0.1:9/0"})
     async with running_app(settings) as app:
         response = await _post(app, b"{}", {"Authorization": "garbage"})
         assert response.status_code == 401
