@@ -107,7 +107,7 @@ class WebhookPolicy:
     """What the receiver accepts: the webhook key pair and the freshness window."""
 
     api_key: str
-    api_secret: str
+    api_secret: str = field(repr=False)  # never in a repr, a log line or a traceback
     freshness: timedelta
     future_skew: timedelta
     max_body_bytes: int

@@ -326,3 +326,8 @@ def test_it_reads_what_livekit_apis_receiver_reads(
         sdk.room.name or None,
         sdk.created_at,
     )
+
+
+def test_the_policy_never_shows_its_secret() -> None:
+    assert SECRET not in repr(POLICY)
+    assert SECRET not in str(POLICY)
