@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -40,14 +40,14 @@ PREVIOUS_KEK_FILE = "kek.previous"
 class KeyRing:
     """Raw key material. Never logged, never serialised."""
 
-    pseudonym_key: bytes
-    session_secret: bytes
-    kek: bytes
-    audit_signing_key: Ed25519PrivateKey
-    receipt_signing_key: Ed25519PrivateKey
-    worker_credential_key: bytes
+    pseudonym_key: bytes = field(repr=False)
+    session_secret: bytes = field(repr=False)
+    kek: bytes = field(repr=False)
+    audit_signing_key: Ed25519PrivateKey = field(repr=False)
+    receipt_signing_key: Ed25519PrivateKey = field(repr=False)
+    worker_credential_key: bytes = field(repr=False)
     is_development: bool
-    previous_kek: bytes | None = None
+    previous_kek: bytes | None = field(default=None, repr=False)
     """The KEK being rotated away from: unwraps old data keys until ``keys rotate-kek``
     has re-wrapped them all under ``kek`` (see crypto/service.py)."""
 

@@ -4,7 +4,7 @@ store once) and the participation queries other domains need."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,7 +44,7 @@ class WebhookReceiver:
     limiter: RateLimiter
     rejection_audit_limit: str
     clock: Clock
-    pseudonym_key: bytes
+    pseudonym_key: bytes = field(repr=False)
     trusted_proxies: tuple[Network, ...]
 
     def sender_hash(self, peer: str | None, forwarded_for: str | None) -> str:

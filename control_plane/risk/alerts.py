@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
@@ -93,7 +93,7 @@ def next_attempt_delay(attempts: int, interval_seconds: float) -> timedelta:
 @dataclass(frozen=True)
 class AlertTarget:
     url: str
-    secret: bytes
+    secret: bytes = field(repr=False)
     max_attempts: int
     interval_seconds: float
 

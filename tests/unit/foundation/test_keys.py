@@ -44,3 +44,15 @@ def test_short_configured_key_is_refused(tmp_path: Path) -> None:
             tmp_path,
             is_development=False,
         )
+
+
+def test_no_key_material_shows_in_a_repr(tmp_path: Path) -> None:
+    # A repr lands in tracebacks, debuggers and careless log lines.
+    ring = load_key_ring(KeySettings(), tmp_path / "keys", is_development=True)
+    shown = repr(ring)
+    for name in ("pseudonym_key", "session_secret", "kek", "worker_credential_key"):
+        material = getattr(ring, name)
+        assert material.hex() not in shown, name
+        assert repr(material) not in shown, name
+    assert "PrivateKey" not in shown
+    assert shown.startswith("KeyRing(is_development=True")
