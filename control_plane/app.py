@@ -52,6 +52,7 @@ from control_plane.risk.limiter import RateLimiter
 from control_plane.risk.monitor import DetectionRules, RiskMonitor
 from control_plane.risk.routes import router as anomalies_router
 from control_plane.sessions.jobs import session_jobs
+from control_plane.sessions.joins import join_minter
 from control_plane.sessions.revocation import evict_subject_everywhere
 from control_plane.sessions.routes import router as sessions_router
 from control_plane.sessions.routes import subjects_router
@@ -230,6 +231,7 @@ def create_app(
             pseudonym_key=keys.pseudonym_key,
             trusted_proxies=trusted_proxies,
         )
+        minter = join_minter(engine)
         timeout = httpx.Timeout(settings.livekit.timeout_seconds, connect=2.0)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             app.state.cp = AppState(
@@ -250,10 +252,12 @@ def create_app(
                 webhooks=webhooks,
                 agents=AgentRuntime(telemetry=telemetry, supervisor=supervisor),
                 risk=risk,
+                minter=minter,
             )
             # Checkpoints wait (boundedly) while webhook deliveries stream in.
             checkpoints = start_checkpointer(database_url, defer=lambda: work.intake.is_busy)
             work.intake.start()
+            minter.start()
             runner.start()
             _log.info(
                 "app.started",
@@ -273,6 +277,7 @@ def create_app(
                 if supervisor is not None:
                     await supervisor.stop()  # drain workers while the store is still open
                 await work.intake.stop()  # store what was acknowledged-in-flight first
+                await minter.stop()
                 await runner.stop()
                 reloader.remove()
                 await limiter.aclose()

@@ -22,6 +22,7 @@ from control_plane.privacy.redactor import TranscriptRedactor
 from control_plane.risk.address import Network
 from control_plane.risk.limiter import RateLimiter
 from control_plane.risk.monitor import RiskMonitor
+from control_plane.sessions.joins import Minter
 
 
 @dataclass(frozen=True)
@@ -45,3 +46,4 @@ class AppState:
     webhooks: WebhookReceiver
     risk: RiskMonitor
     agents: AgentRuntime
+    minter: Minter

@@ -82,15 +82,39 @@ async def append_audit(
 
     See ``append_audit_now`` for the chaining guarantees.
     """
-    record = await append_audit_now(tx, event=event, now=now, record_id=record_id)
-    if event.outcome is not Outcome.SUCCESS:
-        rid = record.id
+    (record,) = await append_audit_many(
+        tx, events=[event], now=now, record_ids=[record_id] if record_id else None
+    )
+    return record
+
+
+async def append_audit_many(
+    tx: AsyncSession,
+    *,
+    events: Sequence[AuditEvent],
+    now: datetime,
+    record_ids: Sequence[str] | None = None,
+) -> list[AppendedRecord]:
+    """Append records in order (one lock, one tail read, one multi-row insert); each denial
+    or failure record survives a rollback of its transaction, as ``append_audit`` does."""
+    records = await append_audit_now_many(tx, events=events, now=now, record_ids=record_ids)
+    kept = [
+        (event, record.id)
+        for event, record in zip(events, records, strict=True)
+        if event.outcome is not Outcome.SUCCESS
+    ]
+    if kept:
 
         async def _again(session: AsyncSession) -> None:
-            await append_audit_now(session, event=event, now=now, record_id=rid)
+            await append_audit_now_many(
+                session,
+                events=[event for event, _ in kept],
+                now=now,
+                record_ids=[rid for _, rid in kept],
+            )
 
         keep_on_rollback(tx, _again)
-    return record
+    return records
 
 
 async def append_audit_now(
@@ -106,38 +130,66 @@ async def append_audit_now(
     durable with the caller's transaction: a mint whose audit record cannot be written is
     rolled back with it.
     """
-    schema = EVENT_SCHEMAS[event.type]
-    missing = schema.required - set(event.details)
-    if missing:
-        raise ValueError(f"audit event {event.type} lacks details {sorted(missing)}")
+    (record,) = await append_audit_now_many(
+        tx, events=[event], now=now, record_ids=[record_id] if record_id else None
+    )
+    return record
+
+
+async def append_audit_now_many(
+    tx: AsyncSession,
+    *,
+    events: Sequence[AuditEvent],
+    now: datetime,
+    record_ids: Sequence[str] | None = None,
+) -> list[AppendedRecord]:
+    """``append_audit_now`` for several records: consecutive links of the chain, written
+    with one statement (a batch of mints shares one lock and one tail read)."""
+    if record_ids is not None and len(record_ids) != len(events):
+        raise ValueError("record_ids must have one id per event")
+    for event in events:
+        missing = EVENT_SCHEMAS[event.type].required - set(event.details)
+        if missing:
+            raise ValueError(f"audit event {event.type} lacks details {sorted(missing)}")
+    if not events:
+        return []
     # SQLite stores wall-clock time without an offset: hash what will be read back.
     ts = now.astimezone(UTC) if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    await lock_audit_tail(await tx.connection())
-    tail = (await run_core(tx, _SELECT_TAIL)).mappings().first()
-    seq, prev_hash = (int(tail["seq"]) + 1, str(tail["hash"])) if tail else (1, GENESIS_HASH)
-    tenant = event.tenant if event.tenant is not None else tx.info.get(_TENANT)
-    fields: dict[str, object] = {
-        "seq": seq,
-        "id": record_id or uuid.uuid4().hex,
-        "ts": ts,
-        "event_type": event.type.value,
-        "outcome": event.outcome.value,
-        "actor": event.actor,
-        "target": event.target,
-        "reason": event.reason[:512],
-        "decision_id": event.decision_id,
-        "policy_version": event.policy_version,
-        "request_id": event.request_id,
-        "details": dict(event.details),
-        "tenant": tenant,
-        "prev_hash": prev_hash,
-    }
-    row = {**fields, "hash": record_hash(fields)}
-    # A Core insert, not an ORM flush: this runs on every mint and the unit-of-work
-    # machinery costs more than the insert. The returned record is a detached copy.
     connection = await tx.connection()
-    await connection.execute(_INSERT_RECORD, [row])
-    return AppendedRecord(seq=seq, id=str(row["id"]), hash=str(row["hash"]), tenant=tenant)
+    await lock_audit_tail(connection)
+    tail = (await run_core(tx, _SELECT_TAIL)).mappings().first()
+    seq, prev_hash = (int(tail["seq"]), str(tail["hash"])) if tail else (0, GENESIS_HASH)
+    default_tenant = tx.info.get(_TENANT)
+    rows: list[dict[str, object]] = []
+    appended: list[AppendedRecord] = []
+    for index, event in enumerate(events):
+        seq += 1
+        tenant = event.tenant if event.tenant is not None else default_tenant
+        fields: dict[str, object] = {
+            "seq": seq,
+            "id": (record_ids[index] if record_ids is not None else None) or uuid.uuid4().hex,
+            "ts": ts,
+            "event_type": event.type.value,
+            "outcome": event.outcome.value,
+            "actor": event.actor,
+            "target": event.target,
+            "reason": event.reason[:512],
+            "decision_id": event.decision_id,
+            "policy_version": event.policy_version,
+            "request_id": event.request_id,
+            "details": dict(event.details),
+            "tenant": tenant,
+            "prev_hash": prev_hash,
+        }
+        prev_hash = record_hash(fields)
+        rows.append({**fields, "hash": prev_hash})
+        appended.append(
+            AppendedRecord(seq=seq, id=str(fields["id"]), hash=prev_hash, tenant=tenant)
+        )
+    # A Core insert, not an ORM flush: this runs on every mint and the unit-of-work
+    # machinery costs more than the insert.
+    await connection.execute(_INSERT_RECORD, rows)
+    return appended
 
 
 @dataclass(frozen=True)

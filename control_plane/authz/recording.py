@@ -30,6 +30,32 @@ def decision_details(decisions: Sequence[Decision]) -> dict[str, object]:
     }
 
 
+def decisions_event(
+    decisions: Sequence[Decision],
+    *,
+    actor: str,
+    target: str | None,
+    request_id: str | None,
+    tenant: str | None = None,
+) -> AuditEvent:
+    """The audit record of a batch of decisions (e.g. every grant action of one join)."""
+    first = decisions[0]
+    allowed = [d.action.value for d in decisions if d.allowed]
+    denied = [d.action.value for d in decisions if not d.allowed]
+    return AuditEvent(
+        type=AuditEventType.DECISION,
+        outcome=Outcome.SUCCESS if first.allowed else Outcome.DENIED,
+        actor=actor,
+        target=target,
+        reason=f"allowed {allowed or 'nothing'}; denied {denied or 'nothing'}",
+        decision_id=first.id,
+        policy_version=first.policy_version,
+        request_id=request_id,
+        details=decision_details(decisions),
+        tenant=tenant,
+    )
+
+
 async def record_decisions(
     tx: AsyncSession,
     *,
@@ -42,21 +68,8 @@ async def record_decisions(
     """One audit record for a batch of decisions (e.g. every grant action of one join)."""
     if not decisions:
         return
-    first = decisions[0]
-    allowed = [d.action.value for d in decisions if d.allowed]
-    denied = [d.action.value for d in decisions if not d.allowed]
     await append_audit(
         tx,
-        event=AuditEvent(
-            type=AuditEventType.DECISION,
-            outcome=Outcome.SUCCESS if first.allowed else Outcome.DENIED,
-            actor=actor,
-            target=target,
-            reason=f"allowed {allowed or 'nothing'}; denied {denied or 'nothing'}",
-            decision_id=first.id,
-            policy_version=first.policy_version,
-            request_id=request_id,
-            details=decision_details(decisions),
-        ),
+        event=decisions_event(decisions, actor=actor, target=target, request_id=request_id),
         now=now,
     )

@@ -6,6 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.service import append_audit, set_audit_tenant
@@ -24,6 +27,7 @@ from control_plane.identity.errors import IdentityProviderUnavailable, LoginFail
 from control_plane.identity.login import complete_login, logout_url, start_login
 from control_plane.identity.tables import BrowserSession, Subject
 from control_plane.identity.types import AuthMethod, Principal, SubjectId
+from control_plane.store.engine import insert_new
 
 if TYPE_CHECKING:
     from control_plane.state import AppState
@@ -48,6 +52,56 @@ async def ensure_subject(tx: AsyncSession, *, principal: Principal, now: datetim
         subject.last_seen_at = now
         tx.add(subject)
     return subject
+
+
+_SUBJECTS = Subject.__table__  # type: ignore[attr-defined]
+# Built once (compiled forms are cached): these run for every batch of mints.
+_SELECT_SUBJECTS = sa_select(_SUBJECTS.c.id, _SUBJECTS.c.status, _SUBJECTS.c.last_seen_at).where(
+    _SUBJECTS.c.id.in_(bindparam("ids", expanding=True))
+)
+_TOUCH_SUBJECT = (
+    sa_update(_SUBJECTS)
+    .where(_SUBJECTS.c.id == bindparam("subject_id"))
+    .values(last_seen_at=bindparam("seen_at"))
+)
+
+
+async def ensure_subjects(
+    tx: AsyncSession, *, principals: Sequence[Principal], now: datetime
+) -> dict[str, str]:
+    """``ensure_subject`` for several principals at once (one read, at most one insert and
+    one update): the status of each subject, keyed by subject id."""
+    wanted = {principal.subject_id: principal for principal in principals}
+    if not wanted:
+        return {}
+    connection = await tx.connection()
+    rows = (await connection.execute(_SELECT_SUBJECTS, {"ids": list(wanted)})).all()
+    statuses: dict[str, str] = {}
+    stale: list[dict[str, object]] = []
+    for subject_id, status, last_seen in rows:
+        statuses[subject_id] = status
+        seen = last_seen if last_seen.tzinfo is not None else last_seen.replace(tzinfo=now.tzinfo)
+        if now - seen > LAST_SEEN_GRANULARITY:
+            stale.append({"subject_id": subject_id, "seen_at": now})
+    new = [
+        {
+            "id": subject_id,
+            "tenant": principal.tenant,
+            "created_at": now,
+            "last_seen_at": now,
+            "status": "active",
+            "status_reason": "",
+            "legal_hold": False,
+        }
+        for subject_id, principal in wanted.items()
+        if subject_id not in statuses
+    ]
+    # A row another replica inserted first is just as new: active either way.
+    await insert_new(connection, _SUBJECTS, new, key="id")
+    statuses.update((str(row["id"]), "active") for row in new)
+    if stale:
+        await connection.execute(_TOUCH_SUBJECT, stale)
+    return statuses
 
 
 async def find_subject(tx: AsyncSession, subject_id: SubjectId | str) -> Subject | None:

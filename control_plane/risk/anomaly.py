@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam
@@ -25,8 +25,10 @@ RISK_WINDOW = timedelta(hours=1)
 _ANOMALY = Anomaly.__table__  # type: ignore[attr-defined]
 # Built once (SQLAlchemy caches the compiled form): this runs on every mint.
 _RISK_QUERY = (
-    sa_select(_ANOMALY.c.severity, _ANOMALY.c.response, _ANOMALY.c.created_at)
-    .where(_ANOMALY.c.subject_id == bindparam("subject_id"))
+    sa_select(
+        _ANOMALY.c.subject_id, _ANOMALY.c.severity, _ANOMALY.c.response, _ANOMALY.c.created_at
+    )
+    .where(_ANOMALY.c.subject_id.in_(bindparam("subject_ids", expanding=True)))
     .where(_ANOMALY.c.created_at >= bindparam("since"))
     .where(_ANOMALY.c.response.in_([AnomalyResponse.STEP_UP.value, AnomalyResponse.LOCK.value]))
 )
@@ -102,20 +104,27 @@ async def risk_score(
     ``auth_time`` when its ``amr`` has an MFA method); a lock never is. One indexed read
     (subject, created_at) that finds nothing for almost every caller.
     """
+    scores = await risk_scores(tx, mfa_since={subject_id: mfa_since}, now=now)
+    return scores[subject_id]
+
+
+async def risk_scores(
+    tx: AsyncSession, *, mfa_since: Mapping[str, datetime | None], now: datetime
+) -> dict[str, int]:
+    """``risk_score`` of several subjects (keyed by subject id) with one read."""
+    scores = dict.fromkeys(mfa_since, 0)
+    if not scores:
+        return scores
     connection = await tx.connection()
     rows = (
         await connection.execute(
-            _RISK_QUERY, {"subject_id": subject_id, "since": now - RISK_WINDOW}
+            _RISK_QUERY, {"subject_ids": list(scores), "since": now - RISK_WINDOW}
         )
     ).all()
-    return max(
-        (
-            SEVERITY_SCORE[Severity(severity)]
-            for severity, response, created_at in rows
-            if not _is_stepped_up(response, created_at, mfa_since)
-        ),
-        default=0,
-    )
+    for subject_id, severity, response, created_at in rows:
+        if not _is_stepped_up(response, created_at, mfa_since[subject_id]):
+            scores[subject_id] = max(scores[subject_id], SEVERITY_SCORE[Severity(severity)])
+    return scores
 
 
 def _is_stepped_up(response: str, created_at: datetime, mfa_since: datetime | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated
 
@@ -17,14 +18,15 @@ from control_plane.sessions.revocation import RevocationServices
 from control_plane.sessions.types import Caller, JoinServices
 
 
-async def get_mint_caller(
+async def get_limited_caller(
     state: State,
     tx: Tx,
     principal: CurrentPrincipal,
     address: ClientAddress,
     request_id: RequestId,
 ) -> Caller:
-    """The caller of a mint endpoint, after the per-subject and per-address limits."""
+    """The caller of a mint endpoint, after the per-subject and per-address limits (no
+    statement runs unless a limit is hit: the mint reads the caller's risk itself)."""
     now = state.clock()
     risk = state.settings.risk
     await enforce_limit(
@@ -47,12 +49,21 @@ async def get_mint_caller(
         request_id=request_id,
         now=now,
     )
-    # Step-up/lock anomalies of the last hour (one indexed read); the high-risk forbids
-    # then refuse media until the subject logs in again with MFA.
+    return Caller(principal=principal, address=address, request_id=request_id)
+
+
+LimitedCaller = Annotated[Caller, Depends(get_limited_caller)]
+
+
+async def get_mint_caller(caller: LimitedCaller, state: State, tx: Tx) -> Caller:
+    """A limited caller with its risk: step-up/lock anomalies of the last hour (one indexed
+    read); the high-risk forbids then refuse media until the subject logs in again with
+    MFA."""
+    principal = caller.principal
     score = await risk_score(
-        tx, subject_id=principal.subject_id, now=now, mfa_since=mfa_login_time(principal)
+        tx, subject_id=principal.subject_id, now=state.clock(), mfa_since=mfa_login_time(principal)
     )
-    return Caller(principal=principal, address=address, request_id=request_id, risk_score=score)
+    return replace(caller, risk_score=score)
 
 
 MintCaller = Annotated[Caller, Depends(get_mint_caller)]

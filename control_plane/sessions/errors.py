@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from control_plane.errors import Conflict, Invalid, NotFound
+from control_plane.errors import Conflict, Invalid, NotFound, Unavailable
 
 
 class SessionNotFound(NotFound):
@@ -33,3 +33,10 @@ class SubjectNotFound(NotFound):
 class SubjectErasing(Conflict):
     code = "subject_erasing"
     default_message = "subject is being erased"
+
+
+class MintUnavailable(Unavailable):
+    """The mint could not be recorded (or not in time): no token (fail closed)."""
+
+    code = "store_unavailable"
+    default_message = "storage unavailable"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from control_plane.agents.deps import Dispatch
 from control_plane.deps import State, Tx
 from control_plane.sessions import agent, revocation, service
-from control_plane.sessions.deps import ApiCaller, MintCaller, Revocation, Services
+from control_plane.sessions.deps import ApiCaller, LimitedCaller, MintCaller, Revocation, Services
 from control_plane.sessions.schemas import (
     CreateSessionRequest,
     GrantsOut,
@@ -115,7 +115,7 @@ async def create_session(
 async def mint_token(
     session_id: str,
     body: TokenRequest,
-    caller: MintCaller,
+    caller: LimitedCaller,
     tx: Tx,
     state: State,
     services: Services,
@@ -128,6 +128,7 @@ async def mint_token(
         ttl=_ttl(body.ttl_seconds),
         services=services,
         now=state.clock(),
+        minter=state.minter,
     )
     return _join_response(grant, state.settings.livekit.ws_url)
 

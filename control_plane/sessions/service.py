@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlmodel import select
@@ -14,12 +13,10 @@ from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.authz.errors import AccessDenied
 from control_plane.authz.principals import cedar_principal as principal_ref
 from control_plane.authz.recording import record_decisions
-from control_plane.authz.service import decide, decide_many
+from control_plane.authz.service import decide
 from control_plane.authz.types import (
-    JOIN_ACTIONS,
     Action,
     AuthzRequest,
-    Decision,
     PrincipalRef,
     RequestContext,
     RiskLevel,
@@ -33,11 +30,11 @@ from control_plane.clock import as_utc
 from control_plane.crypto.digest import secret_digest
 from control_plane.identity.service import ensure_subject
 from control_plane.identity.tables import Subject
+from control_plane.identity.types import AuthMethod
 from control_plane.sessions.errors import InviteInvalid, SessionEnded, SessionNotFound, TtlTooLong
+from control_plane.sessions.joins import JoinRequest, Minter, mint_join
 from control_plane.sessions.tables import SessionInvite, SessionMember, VoiceSession
 from control_plane.sessions.types import Caller, JoinGrant, JoinServices, SessionOptions
-from control_plane.tokens.service import mint_join_token
-from control_plane.tokens.types import RoomName
 
 INVITE_TTL = timedelta(hours=1)
 
@@ -85,80 +82,6 @@ def _ttl(options_ttl: timedelta | None, services: JoinServices) -> timedelta:
     if ttl > timedelta(seconds=settings.max_ttl_seconds) or ttl < timedelta(seconds=10):
         raise TtlTooLong()
     return ttl
-
-
-async def _decide_join(
-    tx: AsyncSession,
-    *,
-    caller: Caller,
-    subject: Subject,
-    session: VoiceSession,
-    services: JoinServices,
-    ttl: timedelta,
-) -> Sequence[Decision]:
-    resource = await session_resource(tx, session)
-    principal = cedar_principal(caller, subject)
-    context = _context(caller, services, int(ttl.total_seconds()))
-    return decide_many(
-        services.policies,
-        [AuthzRequest(principal, action, resource, context) for action in JOIN_ACTIONS],
-    )
-
-
-async def _mint(
-    tx: AsyncSession,
-    *,
-    caller: Caller,
-    subject: Subject,
-    session: VoiceSession,
-    services: JoinServices,
-    ttl: timedelta,
-    now: datetime,
-) -> JoinGrant:
-    decisions = await _decide_join(
-        tx, caller=caller, subject=subject, session=session, services=services, ttl=ttl
-    )
-    join = decisions[0]
-    if not join.allowed:
-        # A denial gets its own record; an allowed batch is recorded on the mint record.
-        await record_decisions(
-            tx,
-            decisions=decisions,
-            actor=caller.principal.subject_id,
-            target=session.id,
-            request_id=caller.request_id,
-            now=now,
-        )
-        raise AccessDenied(decision_id=join.id)
-    minted = await mint_join_token(
-        tx,
-        subject_id=caller.principal.subject_id,
-        session_id=session.id,
-        room=RoomName(session.room_name),
-        decisions=decisions,
-        ttl=ttl,
-        now=now,
-        api_key=services.livekit_settings.api_key,
-        api_secret=services.livekit_settings.api_secret.get_secret_value(),
-        client_address=caller.address,
-        request_id=caller.request_id,
-    )
-    if services.risk is not None:
-        await services.risk.observe_mint(
-            tx,
-            subject_id=caller.principal.subject_id,
-            tenant=caller.principal.tenant,
-            session_id=session.id,
-            request_id=caller.request_id,
-            now=now,
-        )
-    return JoinGrant(
-        session_id=session.id,
-        room=session.room_name,
-        token=minted,
-        decision_id=join.id,
-        policy_version=join.policy_version,
-    )
 
 
 async def create_session(
@@ -238,8 +161,8 @@ async def create_session(
         ),
         now=now,
     )
-    return await _mint(
-        tx, caller=caller, subject=subject, session=session, services=services, ttl=ttl, now=now
+    return await mint_join(
+        tx, JoinRequest(caller=caller, session_id=session.id, ttl=ttl, services=services, now=now)
     )
 
 
@@ -277,27 +200,30 @@ async def mint_session_token(
     ttl: timedelta | None,
     services: JoinServices,
     now: datetime,
+    minter: Minter,
 ) -> JoinGrant:
     """A join token for an existing session; policy is re-run on every mint (a refresh is a
-    new decision, never a copy of an old one)."""
-    checked_ttl = _ttl(ttl, services)
+    new decision, never a copy of an old one).
+
+    A bearer caller without an invite (every token refresh) is minted by ``minter``, whose
+    commits are shared by concurrent mints; it needs no connection of this request's
+    transaction, which for a bearer caller has made no statement. Redeeming an invite
+    writes in this request's transaction, so that mint does too.
+    """
+    request = JoinRequest(
+        caller=caller, session_id=session_id, ttl=_ttl(ttl, services), services=services, now=now
+    )
+    if invite_code is None and caller.principal.method is AuthMethod.BEARER:
+        return await minter.submit(request)
     session = await get_session(tx, session_id)
     if session.status != "active" or as_utc(session.expires_at) <= now:
         raise SessionEnded()
-    subject = await ensure_subject(tx, principal=caller.principal, now=now)
+    await ensure_subject(tx, principal=caller.principal, now=now)
     if invite_code is not None and session.tenant == caller.principal.tenant:
         await _redeem_invite(
             tx, session=session, code=invite_code, subject_id=caller.principal.subject_id, now=now
         )
-    return await _mint(
-        tx,
-        caller=caller,
-        subject=subject,
-        session=session,
-        services=services,
-        ttl=checked_ttl,
-        now=now,
-    )
+    return await mint_join(tx, request)
 
 
 async def create_invite(

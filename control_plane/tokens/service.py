@@ -1,27 +1,28 @@
-"""Minting: a ledger row, an audit record and the signed token, in one transaction.
+"""Minting: plan a token from its decisions, record it (ledger row and audit record), sign.
 
-If the ledger row or the audit record cannot be written the caller's transaction fails and
-no token leaves the service (fail closed; Vault's "no response without an audit record").
+The ledger rows and the mint records are written in the caller's transaction, before the
+signed token can leave it: if they cannot be written the transaction fails and no token
+leaves the service (fail closed; Vault's "no response without an audit record").
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.authz.recording import decision_details
-from control_plane.authz.types import Decision
+from control_plane.authz.types import Action, Decision
 from control_plane.tokens.claims import join_claims, sign_join_token
 from control_plane.tokens.grants import compute_grants
 from control_plane.tokens.tables import MintLedger
-from control_plane.tokens.types import MintedToken, RoomName, TokenId
+from control_plane.tokens.types import Grants, MintedToken, RoomName, TokenId
 
 _INSERT_LEDGER = insert(MintLedger.__table__)  # type: ignore[attr-defined]
 
@@ -30,8 +31,66 @@ def new_token_id() -> TokenId:
     return TokenId(f"tid_{secrets.token_hex(12)}")
 
 
-async def mint_join_token(
-    tx: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class PlannedMint:
+    """A join token decided but not yet recorded or signed."""
+
+    token_id: TokenId
+    subject_id: str
+    session_id: str
+    room: RoomName
+    grants: Grants
+    issued_at: datetime
+    expires_at: datetime
+    decisions: tuple[Decision, ...]
+    client_address: str
+    request_id: str | None
+
+    @property
+    def join(self) -> Decision:
+        return next(d for d in self.decisions if d.action is Action.JOIN)
+
+    def ledger_row(self) -> dict[str, object]:
+        join = self.join
+        return {
+            "id": self.token_id,
+            "subject_id": self.subject_id,
+            "session_id": self.session_id,
+            "room_name": self.room,
+            "identity": self.subject_id,
+            "grants": self.grants.as_dict(),
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+            "decision_id": join.id,
+            "policy_version": join.policy_version,
+            "client_address": self.client_address[:64],
+        }
+
+    def audit_event(self, tenant: str | None) -> AuditEvent:
+        join = self.join
+        return AuditEvent(
+            type=AuditEventType.TOKEN_MINTED,
+            outcome=Outcome.SUCCESS,
+            actor=self.subject_id,
+            target=self.session_id,
+            reason="join allowed",
+            decision_id=join.id,
+            policy_version=join.policy_version,
+            request_id=self.request_id,
+            # The mint record carries the whole decision batch (ids, outcomes, determining
+            # policies, masked input): one record explains both the decision and the token.
+            details={
+                "token_id": self.token_id,
+                "grants": self.grants.as_dict(),
+                "expires_at": self.expires_at.isoformat(),
+                "ttl_s": int((self.expires_at - self.issued_at).total_seconds()),
+                **decision_details(self.decisions),
+            },
+            tenant=tenant,
+        )
+
+
+def plan_join_token(
     *,
     subject_id: str,
     session_id: str,
@@ -39,77 +98,52 @@ async def mint_join_token(
     decisions: Sequence[Decision],
     ttl: timedelta,
     now: datetime,
-    api_key: str,
-    api_secret: str,
     client_address: str,
     request_id: str | None,
-) -> MintedToken:
-    """Sign a join token whose grants are exactly the allowed decisions; record it first."""
-    grants = compute_grants(decisions)
-    token_id = new_token_id()
+) -> PlannedMint:
+    """A token whose grants are exactly the allowed decisions (join must be allowed)."""
     issued_at = now.replace(microsecond=0)
-    expires_at = issued_at + ttl
-    join = next(d for d in decisions if d.action.value == "join")
-    # Core insert (hot path): the ORM unit of work would cost more than the insert.
-    connection = await tx.connection()
-    await connection.execute(
-        _INSERT_LEDGER,
-        [
-            {
-                "id": token_id,
-                "subject_id": subject_id,
-                "session_id": session_id,
-                "room_name": room,
-                "identity": subject_id,
-                "grants": grants.as_dict(),
-                "issued_at": issued_at,
-                "expires_at": expires_at,
-                "decision_id": join.id,
-                "policy_version": join.policy_version,
-                "client_address": client_address[:64],
-            }
-        ],
+    return PlannedMint(
+        token_id=new_token_id(),
+        subject_id=subject_id,
+        session_id=session_id,
+        room=room,
+        grants=compute_grants(decisions),
+        issued_at=issued_at,
+        expires_at=issued_at + ttl,
+        decisions=tuple(decisions),
+        client_address=client_address,
+        request_id=request_id,
     )
-    await append_audit(
-        tx,
-        event=AuditEvent(
-            type=AuditEventType.TOKEN_MINTED,
-            outcome=Outcome.SUCCESS,
-            actor=subject_id,
-            target=session_id,
-            reason="join allowed",
-            decision_id=join.id,
-            policy_version=join.policy_version,
-            request_id=request_id,
-            # The mint record carries the whole decision batch (ids, outcomes, determining
-            # policies, masked input): one record explains both the decision and the token.
-            details={
-                "token_id": token_id,
-                "grants": grants.as_dict(),
-                "expires_at": expires_at.isoformat(),
-                "ttl_s": int(ttl.total_seconds()),
-                **decision_details(decisions),
-            },
-        ),
-        now=now,
-    )
+
+
+async def record_ledger(tx: AsyncSession, mints: Sequence[PlannedMint]) -> None:
+    """The ledger rows of these mints, in one statement (a Core insert: on the mint path
+    the ORM unit of work would cost more than the insert)."""
+    if mints:
+        connection = await tx.connection()
+        await connection.execute(_INSERT_LEDGER, [mint.ledger_row() for mint in mints])
+
+
+def sign_mint(mint: PlannedMint, *, api_key: str, api_secret: str) -> MintedToken:
+    """The signed token of a recorded mint."""
     claims = join_claims(
         api_key=api_key,
-        identity=subject_id,
-        room=room,
-        token_id=token_id,
-        grants=grants,
-        issued_at=issued_at,
-        expires_at=expires_at,
+        identity=mint.subject_id,
+        room=mint.room,
+        token_id=mint.token_id,
+        grants=mint.grants,
+        issued_at=mint.issued_at,
+        expires_at=mint.expires_at,
     )
     return MintedToken(
         token=sign_join_token(claims, api_secret=api_secret),
-        token_id=token_id,
-        identity=subject_id,
-        room=room,
-        grants=grants,
-        issued_at=issued_at,
-        expires_at=expires_at,
+        token_id=mint.token_id,
+        identity=mint.subject_id,
+        room=mint.room,
+        grants=mint.grants,
+        issued_at=mint.issued_at,
+        expires_at=mint.expires_at,
     )
 
 
