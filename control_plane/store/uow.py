@@ -43,13 +43,21 @@ async def _replay(session: AsyncSession, survivors: list[Survivor]) -> None:
 @asynccontextmanager
 async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session inside one transaction: committed when the block succeeds, else rolled back
-    (and its survivors replayed)."""
+    (and its survivors replayed).
+
+    The transaction begins with the first statement (SQLAlchemy's autobegin) and a block
+    that made none ends without a commit: a request whose dependencies only might write
+    (an audit record if authentication fails, say) costs no connection, no BEGIN and no
+    COMMIT when they do not.
+    """
     session = AsyncSession(engine, expire_on_commit=False)
     try:
         try:
-            async with session.begin():
-                yield session
+            yield session
+            if session.in_transaction():
+                await session.commit()
         except BaseException:
+            await session.rollback()
             survivors: list[Survivor] = session.info.pop(_SURVIVORS, [])
             if survivors:
                 await _replay(session, survivors)
