@@ -12,11 +12,17 @@ from control_plane.state import AppState
 from control_plane.store.uow import unit_of_work
 
 
+def state_of(request: Request) -> AppState:
+    """The lifespan-built application state (for dependencies that resolve their parts
+    themselves, see ``sessions.deps.get_refresh``)."""
+    state: AppState = request.app.state.cp
+    return state
+
+
 async def get_state(request: Request) -> AppState:
     """The lifespan-built application state. (Dependencies are ``async def`` on purpose:
     FastAPI runs plain ``def`` dependencies in a worker thread, a hand-off per call.)"""
-    state: AppState = request.app.state.cp
-    return state
+    return state_of(request)
 
 
 State = Annotated[AppState, Depends(get_state)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.service import set_audit_tenant
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
@@ -35,7 +36,7 @@ def cookie_name(state: AppState) -> str:
     return name if secure else name.removeprefix("__Host-")
 
 
-async def _authenticate(request: Request, state: AppState, tx: Tx) -> Principal:
+async def _authenticate(request: Request, state: AppState, tx: AsyncSession) -> Principal:
     authorization = request.headers.get("authorization")
     now = state.clock()
     if authorization is not None:
@@ -60,8 +61,8 @@ async def _authenticate(request: Request, state: AppState, tx: Tx) -> Principal:
     return principal
 
 
-async def get_principal(
-    request: Request, state: State, tx: Tx, request_id: RequestId, address: ClientAddress
+async def authenticate(
+    request: Request, state: AppState, tx: AsyncSession, *, request_id: str, address: str
 ) -> Principal:
     """The verified caller; raises the generic 401 and audits the exact reason."""
     try:
@@ -94,6 +95,13 @@ async def get_principal(
     # What this caller does is recorded in its tenant's audit log.
     set_audit_tenant(tx, principal.tenant)
     return principal
+
+
+async def get_principal(
+    request: Request, state: State, tx: Tx, request_id: RequestId, address: ClientAddress
+) -> Principal:
+    """The verified caller; raises the generic 401 and audits the exact reason."""
+    return await authenticate(request, state, tx, request_id=request_id, address=address)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from control_plane.agents.deps import Dispatch
 from control_plane.deps import State, Tx
 from control_plane.sessions import agent, revocation, service
-from control_plane.sessions.deps import ApiCaller, LimitedCaller, MintCaller, Revocation, Services
+from control_plane.sessions.deps import ApiCaller, MintCaller, RefreshCall, Revocation, Services
 from control_plane.sessions.schemas import (
     CreateSessionRequest,
     GrantsOut,
@@ -112,21 +112,15 @@ async def create_session(
     responses={**_ERRORS, 404: {"description": "no such session"}, 409: {"description": "ended"}},
     summary="Mint a join token for an existing session",
 )
-async def mint_token(
-    session_id: str,
-    body: TokenRequest,
-    caller: LimitedCaller,
-    tx: Tx,
-    state: State,
-    services: Services,
-) -> JoinResponse:
+async def mint_token(session_id: str, body: TokenRequest, refresh: RefreshCall) -> JoinResponse:
+    state = refresh.state
     grant = await service.mint_session_token(
-        tx,
-        caller=caller,
+        refresh.tx,
+        caller=refresh.caller,
         session_id=session_id,
         invite_code=body.invite,
         ttl=_ttl(body.ttl_seconds),
-        services=services,
+        services=refresh.services,
         now=state.clock(),
         minter=state.minter,
     )
