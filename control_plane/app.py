@@ -30,6 +30,7 @@ from control_plane.authz.routes import router as policies_router
 from control_plane.authz.signals import SighupReloader
 from control_plane.clock import Clock, utc_now
 from control_plane.config import Settings
+from control_plane.crypto.hs256 import Hs256Key
 from control_plane.crypto.keyring import load_key_ring
 from control_plane.errors import ControlPlaneError, RateLimited
 from control_plane.health.routes import router as health_router
@@ -253,6 +254,11 @@ def create_app(
                 agents=AgentRuntime(telemetry=telemetry, supervisor=supervisor),
                 risk=risk,
                 minter=minter,
+                token_key=(
+                    Hs256Key(settings.livekit.api_secret.get_secret_value())
+                    if settings.livekit.is_configured
+                    else None
+                ),
             )
             # Checkpoints wait (boundedly) while webhook deliveries stream in.
             checkpoints = start_checkpointer(database_url, defer=lambda: work.intake.is_busy)

@@ -12,6 +12,7 @@ from control_plane.agents.runtime import AgentRuntime
 from control_plane.authz.engine import PolicyStore
 from control_plane.clock import Clock
 from control_plane.config import Settings
+from control_plane.crypto.hs256 import Hs256Key
 from control_plane.crypto.keyring import KeyRing
 from control_plane.identity.client import OidcClient
 from control_plane.jobs import JobRunner
@@ -47,3 +48,6 @@ class AppState:
     risk: RiskMonitor
     agents: AgentRuntime
     minter: Minter
+    token_key: Hs256Key | None
+    """Signs LiveKit join tokens (the LiveKit API secret, checked once); None when LiveKit
+    is not configured."""

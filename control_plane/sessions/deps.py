@@ -85,6 +85,7 @@ def join_services(state: AppState) -> JoinServices:
         policies=state.policies.current,
         livekit=state.livekit,
         livekit_settings=state.settings.livekit,
+        token_key=state.token_key,
         token_settings=state.settings.tokens,
         high_risk_score=state.settings.risk.high_risk_score,
         risk=state.risk,

@@ -39,6 +39,7 @@ from control_plane.authz.types import (
 from control_plane.clock import as_utc
 from control_plane.errors import ControlPlaneError
 from control_plane.identity.service import ensure_subjects
+from control_plane.livekit.errors import LiveKitUnavailable
 from control_plane.risk.anomaly import mfa_login_time, risk_scores
 from control_plane.sessions.errors import MintUnavailable, SessionEnded, SessionNotFound
 from control_plane.sessions.tables import SessionMember, VoiceSession
@@ -146,6 +147,8 @@ def _context(risk: int, services: JoinServices, ttl: timedelta) -> RequestContex
 
 def _plan(request: JoinRequest, facts: _Facts) -> PlannedMint | AuditEvent | ControlPlaneError:
     """A mint to record, a denial to record, or a refusal that records nothing."""
+    if request.services.token_key is None:
+        return LiveKitUnavailable("LiveKit is not configured")
     session = facts.sessions.get(request.session_id)
     if session is None:
         return SessionNotFound()
@@ -221,12 +224,13 @@ async def _outcome(
             request_id=caller.request_id,
             now=request.now,
         )
-    lk = services.livekit_settings
+    if services.token_key is None:  # checked when planned
+        raise LiveKitUnavailable("LiveKit is not configured")
     join = plan.join
     return JoinGrant(
         session_id=plan.session_id,
         room=plan.room,
-        token=sign_mint(plan, api_key=lk.api_key, api_secret=lk.api_secret.get_secret_value()),
+        token=sign_mint(plan, api_key=services.livekit_settings.api_key, key=services.token_key),
         decision_id=join.id,
         policy_version=join.policy_version,
     )

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from control_plane.authz.engine import PolicySnapshot
 from control_plane.config import LiveKitSettings, TokenSettings
+from control_plane.crypto.hs256 import Hs256Key
 from control_plane.identity.types import Principal
 from control_plane.livekit.client import LiveKitRooms
 from control_plane.risk.monitor import RiskMonitor
@@ -30,6 +31,7 @@ class JoinServices:
     policies: PolicySnapshot
     livekit: LiveKitRooms
     livekit_settings: LiveKitSettings
+    token_key: Hs256Key | None  # None when LiveKit is not configured: no token at all
     token_settings: TokenSettings
     high_risk_score: int
     risk: RiskMonitor | None = None  # anomaly detection after each mint

@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import APIRouter
 
 from control_plane.deps import State
+from control_plane.livekit.errors import LiveKitUnavailable
 from control_plane.tokens.claims import join_claims, sign_join_token
 from control_plane.tokens.service import new_token_id
 from control_plane.tokens.types import Grants, RoomName
@@ -33,5 +34,6 @@ async def bare_mint(state: State) -> dict[str, str]:
         issued_at=now,
         expires_at=now + timedelta(seconds=120),
     )
-    token = sign_join_token(claims, api_secret=state.settings.livekit.api_secret.get_secret_value())
-    return {"token": token}
+    if state.token_key is None:
+        raise LiveKitUnavailable("LiveKit is not configured")
+    return {"token": sign_join_token(claims, key=state.token_key)}

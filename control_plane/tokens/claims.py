@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import jwt
-
+from control_plane.crypto.hs256 import Hs256Key
 from control_plane.tokens.types import Grants, RoomName, TokenId
 
 TOKEN_ID_ATTRIBUTE = "cp.tid"  # noqa: S105 - an attribute name
@@ -74,6 +73,6 @@ def join_claims(
     }
 
 
-def sign_join_token(claims: dict[str, object], *, api_secret: str) -> str:
+def sign_join_token(claims: dict[str, object], *, key: Hs256Key) -> str:
     """HS256 over the claims with the control plane's own LiveKit API secret."""
-    return jwt.encode(claims, api_secret, algorithm="HS256", headers={"typ": "JWT"})
+    return key.sign(claims)

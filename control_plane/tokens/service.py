@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.authz.recording import decision_details
 from control_plane.authz.types import Action, Decision
+from control_plane.crypto.hs256 import Hs256Key
 from control_plane.tokens.claims import join_claims, sign_join_token
 from control_plane.tokens.grants import compute_grants
 from control_plane.tokens.tables import MintLedger
@@ -125,7 +126,7 @@ async def record_ledger(tx: AsyncSession, mints: Sequence[PlannedMint]) -> None:
         await connection.execute(_INSERT_LEDGER, [mint.ledger_row() for mint in mints])
 
 
-def sign_mint(mint: PlannedMint, *, api_key: str, api_secret: str) -> MintedToken:
+def sign_mint(mint: PlannedMint, *, api_key: str, key: Hs256Key) -> MintedToken:
     """The signed token of a recorded mint."""
     claims = join_claims(
         api_key=api_key,
@@ -137,7 +138,7 @@ def sign_mint(mint: PlannedMint, *, api_key: str, api_secret: str) -> MintedToke
         expires_at=mint.expires_at,
     )
     return MintedToken(
-        token=sign_join_token(claims, api_secret=api_secret),
+        token=sign_join_token(claims, key=key),
         token_id=mint.token_id,
         identity=mint.subject_id,
         room=mint.room,

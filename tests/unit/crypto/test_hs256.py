@@ -43,3 +43,18 @@ def test_an_asymmetric_key_is_refused_as_a_secret_up_front() -> None:
     )
     with pytest.raises(jwt.InvalidKeyError):
         Hs256Key(pem)
+
+
+def test_a_signed_token_is_what_pyjwt_signs_and_verifies() -> None:
+    claims = {"sub": "sub_1", "video": {"room": "cp-ü", "canPublishSources": ["microphone"]}}
+    ours = Hs256Key(SECRET).sign(claims)
+    assert ours == jwt.encode(claims, SECRET, algorithm="HS256", headers={"typ": "JWT"})
+    assert jwt.decode(ours, SECRET, algorithms=["HS256"]) == claims
+    assert jwt.get_unverified_header(ours) == {"alg": "HS256", "typ": "JWT"}
+    assert "=" not in ours  # base64url without padding (RFC 7515 §2)
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(ours, "t" * 64, algorithms=["HS256"])
+
+
+def test_the_key_never_shows_its_secret() -> None:
+    assert SECRET not in repr(Hs256Key(SECRET))
