@@ -6,7 +6,7 @@ path retention uses in ``audit.retention``.
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -167,7 +167,7 @@ async def append_audit_now_many(
         tenant = event.tenant if event.tenant is not None else default_tenant
         fields: dict[str, object] = {
             "seq": seq,
-            "id": (record_ids[index] if record_ids is not None else None) or uuid.uuid4().hex,
+            "id": (record_ids[index] if record_ids is not None else None) or secrets.token_hex(16),
             "ts": ts,
             "event_type": event.type.value,
             "outcome": event.outcome.value,

@@ -16,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from control_plane.authz.types import JsonValue
+
 MAX_ENTRIES = 10_000
 
 
@@ -25,6 +27,9 @@ class Answer:
 
     allowed: bool
     determining_policies: tuple[str, ...]
+    masked_input: dict[str, JsonValue]
+    """The request's audit form (a pure function of the request, so of the key); shared by
+    every decision answered from this entry and never modified."""
 
 
 class DecisionMemo:

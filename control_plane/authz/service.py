@@ -6,7 +6,7 @@ group, so the media actions of a join cost one evaluation, not six.
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,7 +53,8 @@ class WhatIf:
 
 
 def _new_id() -> DecisionId:
-    return DecisionId(uuid.uuid4().hex)
+    # 128 random bits as 32 hex digits (the form uuid4().hex had, at a third of the cost).
+    return DecisionId(secrets.token_hex(16))
 
 
 def _trim(message: str) -> str:
@@ -127,13 +128,16 @@ def _evaluate_group(
                 determining_policies=answer.determining_policies,
                 errors=(),
                 policy_version=snapshot.version,
-                masked_input=mask_request(request),
+                masked_input=answer.masked_input,
             )
             for request, decision_id, answer in zip(requests, ids, answers, strict=True)
         ]
     decisions = _evaluate_uncached(snapshot, requests, ids)
     if not any(d.errors for d in decisions):
-        snapshot.memo.put(key, tuple(Answer(d.allowed, d.determining_policies) for d in decisions))
+        snapshot.memo.put(
+            key,
+            tuple(Answer(d.allowed, d.determining_policies, d.masked_input) for d in decisions),
+        )
     return decisions
 
 
