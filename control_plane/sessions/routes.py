@@ -115,7 +115,7 @@ async def create_session(
 async def mint_token(session_id: str, body: TokenRequest, refresh: RefreshCall) -> JoinResponse:
     state = refresh.state
     grant = await service.mint_session_token(
-        refresh.tx,
+        state.engine,
         caller=refresh.caller,
         session_id=session_id,
         invite_code=body.invite,

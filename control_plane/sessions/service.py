@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,11 +31,11 @@ from control_plane.clock import as_utc
 from control_plane.crypto.digest import secret_digest
 from control_plane.identity.service import ensure_subject
 from control_plane.identity.tables import Subject
-from control_plane.identity.types import AuthMethod
 from control_plane.sessions.errors import InviteInvalid, SessionEnded, SessionNotFound, TtlTooLong
 from control_plane.sessions.joins import JoinRequest, Minter, mint_join
 from control_plane.sessions.tables import SessionInvite, SessionMember, VoiceSession
 from control_plane.sessions.types import Caller, JoinGrant, JoinServices, SessionOptions
+from control_plane.store.uow import unit_of_work
 
 INVITE_TTL = timedelta(hours=1)
 
@@ -192,7 +193,7 @@ async def _redeem_invite(
 
 
 async def mint_session_token(
-    tx: AsyncSession,
+    engine: AsyncEngine,
     *,
     caller: Caller,
     session_id: str,
@@ -205,21 +206,26 @@ async def mint_session_token(
     """A join token for an existing session; policy is re-run on every mint (a refresh is a
     new decision, never a copy of an old one).
 
-    A bearer caller without an invite (every token refresh) is minted by ``minter``, whose
-    commits are shared by concurrent mints; it needs no connection of this request's
-    transaction, which for a bearer caller has made no statement. Redeeming an invite
-    writes in this request's transaction, so that mint does too.
+    Without an invite (every token refresh) the mint is ``minter``'s, whose commits are
+    shared by concurrent mints. Redeeming an invite writes too, so that mint runs in a
+    transaction of its own, redemption and mint together.
     """
     request = JoinRequest(
         caller=caller, session_id=session_id, ttl=_ttl(ttl, services), services=services, now=now
     )
-    if invite_code is None and caller.principal.method is AuthMethod.BEARER:
+    if invite_code is None:
         return await minter.submit(request)
+    async with unit_of_work(engine) as tx:
+        return await _mint_with_invite(tx, request, invite_code)
+
+
+async def _mint_with_invite(tx: AsyncSession, request: JoinRequest, invite_code: str) -> JoinGrant:
+    caller, session_id, now = request.caller, request.session_id, request.now
     session = await get_session(tx, session_id)
     if session.status != "active" or as_utc(session.expires_at) <= now:
         raise SessionEnded()
     await ensure_subject(tx, principal=caller.principal, now=now)
-    if invite_code is not None and session.tenant == caller.principal.tenant:
+    if session.tenant == caller.principal.tenant:
         await _redeem_invite(
             tx, session=session, code=invite_code, subject_id=caller.principal.subject_id, now=now
         )

@@ -69,6 +69,14 @@ async def test_login_creates_a_session_that_can_mint_with_csrf(
     assert refused.json()["error"] == "csrf_rejected"
     created = await live_app.client.post("/v1/sessions", json={}, headers={"X-CSRF-Token": csrf})
     assert created.status_code == 201, created.text
+    # The token refresh resolves a cookie caller too, CSRF header and all.
+    refresh = f"/v1/sessions/{created.json()['session_id']}/token"
+    no_header = await live_app.client.post(refresh, json={})
+    assert no_header.status_code == 403
+    assert no_header.json()["error"] == "csrf_rejected"
+    refreshed = await live_app.client.post(refresh, json={}, headers={"X-CSRF-Token": csrf})
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["identity"] == body["subject_id"]
     sessions = await live_app.client.get("/v1/me/sessions")
     assert [s["current"] for s in sessions.json()] == [True]
     out = await live_app.client.post("/auth/logout", headers={"X-CSRF-Token": csrf})
