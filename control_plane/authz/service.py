@@ -7,7 +7,7 @@ group, so the media actions of a join cost one evaluation, not six.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import cedarpy
@@ -117,7 +117,7 @@ def _evaluate_group(
     requests: Sequence[AuthzRequest],
     ids: Sequence[DecisionId],
 ) -> list[Decision]:
-    key = tuple(requests)
+    key = _memo_key(requests)
     answers = snapshot.memo.get(key)
     if answers is not None:
         return [
@@ -139,6 +139,16 @@ def _evaluate_group(
             tuple(Answer(d.allowed, d.determining_policies, d.masked_input) for d in decisions),
         )
     return decisions
+
+
+def _memo_key(requests: Sequence[AuthzRequest]) -> Hashable:
+    """Every input of a group's evaluation (its requests share principal and resource), with
+    the principal, resource and a shared context hashed once, not once per action."""
+    first = requests[0]
+    actions = tuple(r.action for r in requests)
+    if all(r.context is first.context for r in requests):
+        return (first.principal, first.resource, first.context, actions)
+    return (first.principal, first.resource, actions, tuple(r.context for r in requests), None)
 
 
 def _evaluate_uncached(
@@ -180,8 +190,14 @@ def decide_many(
     if len(ids) != len(requests):
         raise ValueError("decision_ids must have one id per request")
     groups: dict[tuple[Principal, Resource], list[int]] = {}
-    for index, request in enumerate(requests):
-        groups.setdefault((request.principal, request.resource), []).append(index)
+    first = requests[0] if requests else None
+    if first is not None and all(
+        r.principal is first.principal and r.resource is first.resource for r in requests
+    ):  # the usual batch (every action of one join): no hashing needed to group it
+        groups[(first.principal, first.resource)] = list(range(len(requests)))
+    else:
+        for index, request in enumerate(requests):
+            groups.setdefault((request.principal, request.resource), []).append(index)
     decisions: list[Decision | None] = [None] * len(requests)
     for indexes in groups.values():
         batch = _evaluate_group(snapshot, [requests[i] for i in indexes], [ids[i] for i in indexes])

@@ -9,7 +9,7 @@ import cedarpy
 
 from control_plane.authz.engine import PolicySnapshot, load_snapshot
 from control_plane.authz.service import decide, decide_many
-from control_plane.authz.types import JOIN_ACTIONS
+from control_plane.authz.types import JOIN_ACTIONS, RiskLevel
 from tests.support.app import REPO
 from tests.unit.authz.factories import make_principal, make_request
 
@@ -45,3 +45,38 @@ def test_a_new_snapshot_starts_with_an_empty_memo_and_errors_are_not_kept() -> N
     assert decide(broken, make_request()).errors
     assert decide(broken, make_request()).errors
     assert broken.memo.hits == 0
+
+
+def test_equal_requests_hit_whether_or_not_they_share_objects() -> None:
+    snapshot = load_snapshot(REPO / "policies")
+    one = make_request()
+    shared = [dataclasses.replace(one, action=a) for a in JOIN_ACTIONS]  # the same objects
+    copies = [  # equal objects, none shared
+        dataclasses.replace(
+            r,
+            principal=dataclasses.replace(r.principal),
+            resource=dataclasses.replace(r.resource),
+            context=dataclasses.replace(r.context),
+        )
+        for r in shared
+    ]
+    first = decide_many(snapshot, shared)
+    second = decide_many(snapshot, copies)
+    third = decide_many(snapshot, shared)
+    assert [(d.allowed, d.determining_policies) for d in first] == [
+        (d.allowed, d.determining_policies) for d in second
+    ]
+    assert [(d.action, d.allowed) for d in third] == [(d.action, d.allowed) for d in first]
+    assert snapshot.memo.hits >= 1
+
+
+def test_a_context_that_differs_per_action_is_part_of_the_key() -> None:
+    snapshot = load_snapshot(REPO / "policies")
+    base = [make_request(action=a) for a in JOIN_ACTIONS]
+    decide_many(snapshot, base)
+    high = dataclasses.replace(base[0].context, risk_level=RiskLevel.HIGH, risk_score=90)
+    mixed = [base[0], *(dataclasses.replace(r, context=high) for r in base[1:])]
+    decisions = decide_many(snapshot, mixed)
+    assert snapshot.memo.hits == 0
+    assert decisions[0].allowed  # join itself at low risk
+    assert not any(d.allowed for d in decisions[1:] if d.action.value.startswith("publish"))
