@@ -1,8 +1,9 @@
 """The full secure mint against an unauthenticated bare mint, same server, same run.
 
 Secure mint = bearer verification (JWKS-cached RS256) + per-subject and per-address rate
-limits + one batched Cedar decision for every grant action + ledger row + audit records
-(hash chain) + HS256 signing, committed in one transaction. Bare mint = signing only.
+limits + one batched Cedar decision for every grant action + ledger row + audit record
+(hash chain) + HS256 signing, durable before the response (concurrent refreshes share a
+commit: see ``store.group_commit``). Bare mint = signing only, with the same key.
 wrk drives each over loopback with 50 connections. Targets: ratio ≥ 0.8, p99 ≤ 50 ms.
 
     uv run python -m tests.benchmarks.bench_mint [--seconds 10]
