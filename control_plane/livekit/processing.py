@@ -39,6 +39,7 @@ from control_plane.livekit.remediation import Wake, backoff, claim_token
 from control_plane.livekit.tables import WebhookEvent
 from control_plane.logs import get_logger
 from control_plane.sessions.lifecycle import end_session_for_room
+from control_plane.sessions.tenancy import record_for_room
 from control_plane.store.uow import unit_of_work
 
 _log = get_logger("control_plane.livekit.processing")
@@ -113,9 +114,11 @@ async def handle_event(
     now: datetime,
     final: bool = False,
 ) -> str:
-    """Apply one event; returns a short outcome. Every event leaves an audit record."""
+    """Apply one event; returns a short outcome. Every event leaves an audit record, its
+    room's tenant's (one unit of work per event)."""
     kind = message.event
     room = message.room.name if message.HasField("room") else ""
+    await record_for_room(tx, room)
     if kind in PARTICIPANT_EVENTS and message.HasField("participant"):
         info = message.participant
         view = participant_view(info)

@@ -42,6 +42,7 @@ from control_plane.livekit.tables import Participation
 from control_plane.livekit.types import ParticipantView
 from control_plane.logs import get_logger
 from control_plane.sessions.lifecycle import end_session_for_room, list_active_sessions
+from control_plane.sessions.tenancy import record_for_room
 from control_plane.store.engine import try_lease
 from control_plane.store.uow import unit_of_work
 
@@ -242,6 +243,7 @@ async def reconcile_rooms(
             if not await try_lease(await tx.connection(), room_lease_key(room)):
                 continue
             report.rooms += 1
+            await record_for_room(tx, room)  # one unit of work per room
             if participants is None:  # LiveKit closed the room and room_finished was lost
                 await end_session_for_room(
                     tx, room=room, reason="room no longer exists", now=now, wake=settings.wake

@@ -30,6 +30,7 @@ from control_plane.livekit.correlation import base_identity
 from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
 from control_plane.livekit.tables import RemediationTask, Removal
 from control_plane.logs import get_logger
+from control_plane.sessions.tenancy import record_for_room
 from control_plane.store.uow import after_commit, unit_of_work
 
 _log = get_logger("control_plane.livekit.remediation")
@@ -320,6 +321,7 @@ async def _record(
                 task.lease_owner = None
                 task.lease_until = None
         tx.add(task)
+        await record_for_room(tx, task.room_name)
         await append_audit(tx, event=event, now=now)
         return task
 

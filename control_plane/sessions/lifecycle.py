@@ -130,6 +130,7 @@ async def end_session_record(
             outcome=Outcome.SUCCESS,
             actor=actor,
             target=session.id,
+            tenant=session.tenant,
             reason=reason,
             decision_id=decision_id,
             policy_version=policy_version,

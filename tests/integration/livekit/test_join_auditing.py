@@ -217,15 +217,25 @@ async def test_forged_join_is_removed_within_two_seconds_and_a_minted_join_stays
         ).one()
         steps = (
             await tx.exec(
-                select(AuditRecord.details).where(AuditRecord.event_type == "remediation.action")
+                select(AuditRecord.details, AuditRecord.tenant).where(
+                    AuditRecord.event_type == "remediation.action"
+                )
+            )
+        ).all()
+        unexplained = (
+            await tx.exec(
+                select(AuditRecord.tenant).where(AuditRecord.event_type == "join.unexplained")
             )
         ).all()
     assert task.kind == "evict"
     assert task.status == "done"
-    assert [s["step"] for s in steps if s["task_id"] == task.id] == [
+    assert [s["step"] for s, _ in steps if s["task_id"] == task.id] == [
         "revoke_permissions",
         "remove_participant",
     ]
+    # Records about alice's room are her tenant's auditors' to read.
+    assert {tenant for s, tenant in steps if s["task_id"] == task.id} == {"acme"}
+    assert set(unexplained) == {"acme"}
 
 
 async def test_lock_removes_live_participant_within_one_second_and_rejoin_is_removed_again(

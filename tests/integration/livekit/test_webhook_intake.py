@@ -241,6 +241,7 @@ async def test_a_thousand_duplicate_deliveries_make_one_record(app: RunningApp) 
     assert await _count(app, Participation, Participation.identity == "dup-intruder") == 1
     joins = await _audit(app, "join.unexplained")
     assert [j.details["event_id"] for j in joins] == ["EV_dup"]
+    assert [j.tenant for j in joins] == [None]  # not a room we created: platform-wide
 
 
 async def test_rejection_audits_are_bounded_per_sender(tmp_path: Path, database_url: str) -> None:
@@ -379,6 +380,11 @@ async def test_minted_join_is_explained_and_an_ungranted_track_is_an_over_grant(
         ("evict", SUBJECT, "PA_ok", "pending")
     ]
     assert len(await _audit(app, "join.track_unexplained")) == 1
+    # What is recorded about an acme room is acme's auditors' to read.
+    for event_type in ("join.explained", "join.track_unexplained", "webhook.event"):
+        records = await _audit(app, event_type)
+        assert records, event_type
+        assert {r.tenant for r in records} == {"acme"}, event_type
 
 
 async def test_track_before_its_join_waits_for_the_join(app: RunningApp) -> None:

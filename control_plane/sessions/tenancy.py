@@ -1,0 +1,35 @@
+"""Whose records: what the control plane records about a room belongs to its session's tenant.
+
+Background work (webhook processing, the reconciler, remediation) acts for no caller, so
+its audit records would otherwise be platform-wide, out of sight of the tenant's own
+security auditors, though they are about that tenant's rooms (an unexplained join, an
+eviction). A room the control plane did not create stays platform-wide.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from control_plane.audit.service import set_audit_tenant
+from control_plane.sessions.tables import VoiceSession
+
+MAX_ROOM_NAME_LENGTH = 64
+_SESSIONS = VoiceSession.__table__  # type: ignore[attr-defined]
+_ROOM_TENANT = sa_select(_SESSIONS.c.tenant).where(_SESSIONS.c.room_name == bindparam("room"))
+
+
+async def room_tenant(tx: AsyncSession, room: str) -> str | None:
+    """The tenant of the session whose LiveKit room this is; None if it is not ours."""
+    if not room or len(room) > MAX_ROOM_NAME_LENGTH:
+        return None
+    connection = await tx.connection()
+    tenant = (await connection.execute(_ROOM_TENANT, {"room": room})).scalar_one_or_none()
+    return str(tenant) if tenant is not None else None
+
+
+async def record_for_room(tx: AsyncSession, room: str) -> None:
+    """The records this unit of work appends from now on belong to ``room``'s tenant (set
+    once per unit of work that is about one room)."""
+    set_audit_tenant(tx, await room_tenant(tx, room))
