@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import typer
 
 from control_plane.agents.cli import agents_app
-from control_plane.audit.cli import audit_app
+from control_plane.audit.cli import audit_app, audit_public_key, rotate_audit_key
 from control_plane.authz.cli import app as policy_app
 from control_plane.config import Settings, load_settings
 from control_plane.crypto.cli import rotate_kek
@@ -25,6 +25,8 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(retention_app, name="retention")
 app.add_typer(agents_app, name="agents")
 keys_app.command("rotate-kek")(rotate_kek)
+keys_app.command("rotate-audit-key")(rotate_audit_key)
+keys_app.command("audit-public-key")(audit_public_key)
 
 
 def _settings() -> Settings:

@@ -79,6 +79,9 @@ class KeySettings(_Section):
     # The KEK being rotated away from (see `control-plane keys rotate-kek`); unset otherwise.
     previous_kek: SecretStr | None = None
     audit_signing_key: SecretStr | None = None
+    # Public keys (hex or base64, 32 raw bytes) of retired audit signing keys, oldest first:
+    # the checkpoints they signed still verify (see `control-plane keys rotate-audit-key`).
+    previous_audit_public_keys: list[str] = Field(default_factory=list, max_length=32)
     receipt_signing_key: SecretStr | None = None
     worker_credential_key: SecretStr | None = None
 

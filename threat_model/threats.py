@@ -292,6 +292,21 @@ THREATS: tuple[Threat, ...] = (
         ),
     ),
     Threat(
+        id="T-AUD-3",
+        title="A leaked audit signing key vouches for a rewritten chain",
+        category=Stride.TAMPERING,
+        asset="audit log",
+        entry_point="audit signing key material",
+        mitigation="The key is rotatable (keys rotate-audit-key or settings): the chain is "
+        "signed with the old key first, the retired public key stays trusted only for "
+        "checkpoints before its successor's first; later ones it signs are refused.",
+        tests=(
+            "tests/integration/audit/test_key_rotation.py::test_a_retired_key_cannot_vouch_after_its_successor_signed",
+            "tests/integration/audit/test_key_rotation.py::test_rotation_keeps_old_checkpoints_verifying_and_signs_with_the_new_key",
+        ),
+        references=("ASVS 16.4.2", "ASVS 11.2.1"),
+    ),
+    Threat(
         id="T-LOG-1",
         title="Tokens, secrets, cookies or PII written to logs",
         category=Stride.INFORMATION_DISCLOSURE,

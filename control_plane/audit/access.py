@@ -135,7 +135,7 @@ async def verify_as(
     *,
     principal: Principal,
     snapshot: PolicySnapshot,
-    public_key: Ed25519PublicKey,
+    public_keys: Sequence[Ed25519PublicKey],
     limiter: RateLimiter,
     limit: str,
     request_id: str,
@@ -143,7 +143,8 @@ async def verify_as(
 ) -> VerifyReport:
     """The integrity report of the whole chain for any audit reader (it names sequence
     numbers and reasons only, never record contents). A full walk is costly: limited per
-    reader (``audit.verify_limit``)."""
+    reader (``audit.verify_limit``). ``public_keys``: the trusted audit signing keys, oldest
+    first, the current one last (``KeyRing.audit_verification_keys``)."""
     await enforce_limit(
         tx,
         limiter,
@@ -162,4 +163,5 @@ async def verify_as(
         request_id=request_id,
         now=now,
     )
-    return await verify_audit(tx, public_key=public_key)
+    *previous, current = public_keys
+    return await verify_audit(tx, public_key=current, previous_public_keys=previous)

@@ -87,7 +87,11 @@ def verify() -> None:
 
     async def work(_: Settings, keys: KeyRing, engine: AsyncEngine) -> VerifyReport:
         async with unit_of_work(engine) as tx:
-            return await verify_audit(tx, public_key=keys.audit_public_key)
+            return await verify_audit(
+                tx,
+                public_key=keys.audit_public_key,
+                previous_public_keys=keys.previous_audit_public_keys,
+            )
 
     report = _run(work)
     for line in render_report(report):
@@ -171,3 +175,111 @@ def export(
         f"resume with --after {progress.last_seq}",
         err=True,
     )
+
+
+def _write_key_files(key_dir: Path, files: dict[str, str]) -> None:
+    """Replace each key file atomically (mode 0600)."""
+    import os
+
+    for name, text in files.items():
+        tmp = key_dir / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, key_dir / name)
+
+
+def rotate_audit_key() -> None:
+    """Embedded mode: sign the chain with the current audit key, then replace the key.
+
+    The retired key's public half is appended to ``audit_signing_key.previous``, so the
+    checkpoints it signed keep verifying; restart the server to sign with the new key.
+    With keys in settings (production), rotate by settings: run ``control-plane audit
+    checkpoint``, add ``control-plane keys audit-public-key``'s output to
+    ``keys.previous_audit_public_keys``, then set the new ``keys.audit_signing_key``.
+    """
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    from control_plane.audit.service import AuditChainBroken, append_audit, write_checkpoint
+    from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+    from control_plane.clock import utc_now
+    from control_plane.crypto.keyring import (
+        PREVIOUS_AUDIT_KEYS_FILE,
+        public_key_id,
+        public_key_text,
+    )
+    from control_plane.store.uow import unit_of_work
+
+    settings, keys = _load()
+    if settings.keys.audit_signing_key is not None:
+        typer.echo(
+            "error: keys.audit_signing_key is set in settings; rotate by settings (see --help)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    old_id = public_key_id(keys.audit_public_key)
+    new_key = Ed25519PrivateKey.generate()
+    new_id = public_key_id(new_key.public_key())
+
+    async def main() -> int | None:
+        async with _engine(settings) as engine:
+            async with unit_of_work(engine) as tx:
+                written = await write_checkpoint(tx, key=keys.audit_signing_key, now=utc_now())
+            retired = [public_key_text(k) for k in keys.previous_audit_public_keys]
+            _write_key_files(
+                settings.key_dir,
+                {
+                    PREVIOUS_AUDIT_KEYS_FILE: "".join(
+                        f"{line}\n" for line in [*retired, public_key_text(keys.audit_public_key)]
+                    ),
+                    "audit_signing_key": new_key.private_bytes(
+                        Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+                    ).hex()
+                    + "\n",
+                },
+            )
+            async with unit_of_work(engine) as tx:
+                await append_audit(
+                    tx,
+                    event=AuditEvent(
+                        type=AuditEventType.KEY_ROTATED,
+                        outcome=Outcome.SUCCESS,
+                        actor="operator:cli",
+                        target=f"audit_signing_key:{new_id}",
+                        reason="audit signing key replaced; the retired key stays trusted "
+                        "for the checkpoints it signed",
+                        details={
+                            "key": "audit_signing_key",
+                            "key_id": new_id,
+                            "previous_key_id": old_id,
+                            "checkpoint_id": written.id if written is not None else None,
+                        },
+                    ),
+                    now=utc_now(),
+                )
+            return written.id if written is not None else None
+
+    try:
+        checkpoint_id = asyncio.run(main())
+    except AuditChainBroken as exc:
+        typer.echo(f"FAIL: refusing to rotate: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    signed = f"checkpoint {checkpoint_id}" if checkpoint_id is not None else "the last checkpoint"
+    typer.echo(
+        f"audit signing key {new_id} installed; {old_id} retired ({signed} is its last, "
+        f"its public key kept in {PREVIOUS_AUDIT_KEYS_FILE}); restart the server"
+    )
+
+
+def audit_public_key() -> None:
+    """Print the current audit signing key's public key (hex) and id, e.g. to add it to
+    ``keys.previous_audit_public_keys`` before replacing the key."""
+    from control_plane.crypto.keyring import public_key_id, public_key_text
+
+    _, keys = _load()
+    typer.echo(f"{public_key_text(keys.audit_public_key)} {public_key_id(keys.audit_public_key)}")

@@ -77,7 +77,7 @@ async def verify(
         tx,
         principal=principal,
         snapshot=state.policies.current,
-        public_key=state.keys.audit_public_key,
+        public_keys=state.keys.audit_verification_keys,
         limiter=state.limiter,
         limit=state.settings.audit.verify_limit,
         request_id=request_id,

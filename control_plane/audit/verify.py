@@ -190,24 +190,37 @@ def start_anchor(
     return None
 
 
+def _signature_problem(
+    row: Row, keys: Mapping[str, tuple[int, Ed25519PublicKey]], newest: int
+) -> str | None:
+    known = keys.get(str(row["key_id"]))
+    if known is None:
+        return "signed by an unknown key"
+    generation, key = known
+    if generation < newest:
+        # A retired key may have leaked: it vouches only for what it signed before the
+        # key that replaced it signed anything.
+        return "signed by a retired key after a newer key had signed"
+    if not is_checkpoint_valid(key, claim_of(row), str(row["signature"])):
+        return "signature does not verify (forged or altered checkpoint)"
+    return None
+
+
 def _check_signatures(
-    rows: Sequence[Row], public_key: Ed25519PublicKey
+    rows: Sequence[Row], public_keys: Sequence[Ed25519PublicKey]
 ) -> tuple[list[Row], CheckpointProblem | None]:
-    key_id = public_key_id(public_key)
+    """Checkpoints (in id order) whose signature verifies with a trusted key, keys used in
+    the order they were rotated in (``public_keys`` oldest first); the first problem."""
+    keys = {public_key_id(key): (generation, key) for generation, key in enumerate(public_keys)}
     valid: list[Row] = []
     problem: CheckpointProblem | None = None
+    newest = 0
     for row in rows:
-        ok = row["key_id"] == key_id and is_checkpoint_valid(
-            public_key, claim_of(row), str(row["signature"])
-        )
-        if ok:
+        reason = _signature_problem(row, keys, newest)
+        if reason is None:
             valid.append(row)
+            newest = max(newest, keys[str(row["key_id"])][0])
         elif problem is None:
-            reason = (
-                "signature does not verify (forged or altered checkpoint)"
-                if row["key_id"] == key_id
-                else "signed by an unknown key"
-            )
             problem = CheckpointProblem(int(str(row["id"])), int(str(row["head_seq"])), reason)
     return valid, problem
 
@@ -234,11 +247,20 @@ def _check_coverage(
     return None
 
 
-async def verify_audit(tx: AsyncSession, *, public_key: Ed25519PublicKey) -> VerifyReport:
+async def verify_audit(
+    tx: AsyncSession,
+    *,
+    public_key: Ed25519PublicKey,
+    previous_public_keys: Sequence[Ed25519PublicKey] = (),
+) -> VerifyReport:
     """Walk the whole kept chain and every checkpoint; name the first bad record and the
-    first bad checkpoint (see the module docstring for how purged prefixes are accepted)."""
+    first bad checkpoint (see the module docstring for how purged prefixes are accepted).
+
+    Checkpoints verify with ``public_key`` or a retired key (``previous_public_keys``,
+    oldest first), each only until a newer key has signed a checkpoint.
+    """
     rows = (await run_core(tx, select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.id))).mappings().all()
-    valid, problem = _check_signatures(rows, public_key)
+    valid, problem = _check_signatures(rows, (*previous_public_keys, public_key))
     first = await _first_record(tx)
     if first is None:
         segment = SegmentResult()

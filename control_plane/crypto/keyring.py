@@ -34,6 +34,10 @@ KEY_NAMES = (
     "worker_credential_key",
 )
 PREVIOUS_KEK_FILE = "kek.previous"
+PREVIOUS_AUDIT_KEYS_FILE = "audit_signing_key.previous"
+"""Embedded mode: the public keys of retired audit signing keys, one hex line each, oldest
+first (written by ``control-plane keys rotate-audit-key``)."""
+ED25519_PUBLIC_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,9 @@ class KeyRing:
     previous_kek: bytes | None = field(default=None, repr=False)
     """The KEK being rotated away from: unwraps old data keys until ``keys rotate-kek``
     has re-wrapped them all under ``kek`` (see crypto/service.py)."""
+    previous_audit_public_keys: tuple[Ed25519PublicKey, ...] = ()
+    """Retired audit signing keys (public halves), oldest first: their checkpoints still
+    verify, but only those signed before a newer key's first checkpoint."""
 
     @property
     def kek_id(self) -> str:
@@ -65,6 +72,11 @@ class KeyRing:
     @property
     def audit_public_key(self) -> Ed25519PublicKey:
         return self.audit_signing_key.public_key()
+
+    @property
+    def audit_verification_keys(self) -> tuple[Ed25519PublicKey, ...]:
+        """Every audit signing key whose checkpoints verify, oldest first (current last)."""
+        return (*self.previous_audit_public_keys, self.audit_public_key)
 
     @property
     def receipt_public_key(self) -> Ed25519PublicKey:
@@ -94,6 +106,26 @@ def _decode(name: str, value: str) -> bytes:
 def parse_key(name: str, text: str) -> bytes:
     """Key material from hex or base64 text (at least 32 bytes); ConfigError names ``name``."""
     return _decode(name, text)[:KEY_BYTES]
+
+
+def parse_public_key(name: str, text: str) -> Ed25519PublicKey:
+    """An Ed25519 public key from hex or base64 of its 32 raw bytes; ConfigError names it."""
+    value = text.strip()
+    for decoder in (bytes.fromhex, _b64):
+        try:
+            raw = decoder(value)
+        except ValueError:
+            continue
+        if len(raw) == ED25519_PUBLIC_BYTES:
+            return Ed25519PublicKey.from_public_bytes(raw)
+    raise ConfigError(
+        f"invalid setting keys.{name}: an Ed25519 public key is 32 bytes (hex or base64)"
+    )
+
+
+def public_key_text(key: Ed25519PublicKey) -> str:
+    """The hex form ``parse_public_key`` reads (for keys.previous_audit_public_keys)."""
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
 def _b64(text: str) -> bytes:
@@ -140,6 +172,14 @@ def _previous_kek(settings: KeySettings, key_dir: Path) -> bytes | None:
     return None
 
 
+def _previous_audit_keys(settings: KeySettings, key_dir: Path) -> tuple[Ed25519PublicKey, ...]:
+    lines = list(settings.previous_audit_public_keys)
+    path = key_dir / PREVIOUS_AUDIT_KEYS_FILE
+    if not lines and settings.audit_signing_key is None and path.exists():
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+    return tuple(parse_public_key("previous_audit_public_keys", line) for line in lines)
+
+
 def load_key_ring(settings: KeySettings, key_dir: Path, *, is_development: bool) -> KeyRing:
     """Load every key from settings, else from the key directory (development only)."""
     if is_development:
@@ -154,4 +194,5 @@ def load_key_ring(settings: KeySettings, key_dir: Path, *, is_development: bool)
         worker_credential_key=raw["worker_credential_key"],
         is_development=is_development,
         previous_kek=_previous_kek(settings, key_dir),
+        previous_audit_public_keys=_previous_audit_keys(settings, key_dir),
     )
