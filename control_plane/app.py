@@ -206,6 +206,7 @@ def create_app(
                     settings=settings.audit,
                     clock=clock,
                     pace=work.intake.give_way,  # the checkpoint walk waits for a gap
+                    witness_file=settings.witness_file,
                 ),
                 *risk_jobs(engine, http=lambda: http, settings=settings, clock=clock),
                 *session_jobs(

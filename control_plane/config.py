@@ -186,6 +186,9 @@ class AuditSettings(_Section):
     checkpoint_interval_seconds: int = Field(default=300, ge=1)
     checkpoint_every_records: int = Field(default=1000, ge=1)
     verify_limit: str = "6/minute"  # full-chain verifications per reader (GET /v1/audit/verify)
+    # Every checkpoint is also appended here (audit/witness.py); default var/audit-witness.jsonl.
+    # Point it at append-only or write-once storage, outside the database's reach.
+    witness_file: Path | None = None
 
 
 class WebhookSettings(_Section):
@@ -304,6 +307,10 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.keys.dir or (self.server.var_dir / "keys")
+
+    @property
+    def witness_file(self) -> Path:
+        return self.audit.witness_file or (self.server.var_dir / "audit-witness.jsonl")
 
 
 Problem = Annotated[str, "one line naming the setting"]

@@ -307,6 +307,22 @@ THREATS: tuple[Threat, ...] = (
         references=("ASVS 16.4.2", "ASVS 11.2.1"),
     ),
     Threat(
+        id="T-AUD-4",
+        title="A database writer cuts the chain's tail together with the checkpoints over it",
+        category=Stride.TAMPERING,
+        asset="audit log",
+        entry_point="database access",
+        mitigation="Every checkpoint is also appended to a witness file outside the database "
+        "(audit.witness_file: append-only or write-once storage); verification (CLI and API) "
+        "names each witnessed checkpoint the database no longer holds or no longer matches.",
+        tests=(
+            "tests/integration/audit/test_witness.py::test_a_tail_cut_with_its_checkpoint_is_invisible_to_the_chain_but_not_the_witness",
+            "tests/integration/audit/test_witness.py::test_records_cut_under_a_witnessed_checkpoint_are_named",
+            "tests/integration/audit/test_routes.py::test_verify_endpoint_reports_for_auditors",
+        ),
+        references=("ASVS 16.4.2", "ASVS 16.4.3"),
+    ),
+    Threat(
         id="T-LOG-1",
         title="Tokens, secrets, cookies or PII written to logs",
         category=Stride.INFORMATION_DISCLOSURE,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control_plane.audit.service import append_audit, list_audit
 from control_plane.audit.tables import AuditRecord
 from control_plane.audit.types import AuditEvent, AuditEventType, AuditScope, Outcome
-from control_plane.audit.verify import VerifyReport, verify_audit
+from control_plane.audit.verify import VerifyReport
+from control_plane.audit.witness import verify_witnessed
 from control_plane.authz.engine import PolicySnapshot
 from control_plane.authz.errors import AccessDenied
 from control_plane.authz.principals import cedar_principal
@@ -136,6 +138,7 @@ async def verify_as(
     principal: Principal,
     snapshot: PolicySnapshot,
     public_keys: Sequence[Ed25519PublicKey],
+    witness_file: Path | None,
     limiter: RateLimiter,
     limit: str,
     request_id: str,
@@ -144,7 +147,8 @@ async def verify_as(
     """The integrity report of the whole chain for any audit reader (it names sequence
     numbers and reasons only, never record contents). A full walk is costly: limited per
     reader (``audit.verify_limit``). ``public_keys``: the trusted audit signing keys, oldest
-    first, the current one last (``KeyRing.audit_verification_keys``)."""
+    first, the current one last (``KeyRing.audit_verification_keys``); every checkpoint in
+    ``witness_file`` is checked too (audit/witness.py)."""
     await enforce_limit(
         tx,
         limiter,
@@ -163,5 +167,4 @@ async def verify_as(
         request_id=request_id,
         now=now,
     )
-    *previous, current = public_keys
-    return await verify_audit(tx, public_key=current, previous_public_keys=previous)
+    return await verify_witnessed(tx, public_keys=public_keys, witness_file=witness_file)

@@ -65,7 +65,8 @@ def render_report(report: VerifyReport) -> list[str]:
     span = f"seq {report.first_seq}..{report.head_seq}" if report.first_seq is not None else "empty"
     lines = [
         f"audit chain: {report.records_checked} records checked ({span}, start: "
-        f"{report.anchor}), {report.checkpoints_checked} checkpoints"
+        f"{report.anchor}), {report.checkpoints_checked} checkpoints, "
+        f"{report.witnessed_checked} witnessed"
     ]
     if report.chain_break is not None:
         lines.append(f"FAIL: record {report.chain_break.seq}: {report.chain_break.reason}")
@@ -74,6 +75,10 @@ def render_report(report: VerifyReport) -> list[str]:
         lines.append(
             f"FAIL: checkpoint {problem.checkpoint_id} (head {problem.head_seq}): {problem.reason}"
         )
+    if report.witness_problem is not None:
+        witnessed = report.witness_problem
+        which = f"checkpoint {witnessed.checkpoint_id}" if witnessed.checkpoint_id else "file"
+        lines.append(f"FAIL: witness {which} (line {witnessed.line}): {witnessed.reason}")
     if report.is_intact:
         lines.append("OK: every record links and hashes; every checkpoint signature verifies")
     return lines
@@ -82,15 +87,13 @@ def render_report(report: VerifyReport) -> list[str]:
 @audit_app.command("verify")
 def verify() -> None:
     """Check every link, hash and checkpoint signature; exit 1 naming the first bad record."""
-    from control_plane.audit.verify import verify_audit
+    from control_plane.audit.witness import verify_witnessed
     from control_plane.store.uow import unit_of_work
 
-    async def work(_: Settings, keys: KeyRing, engine: AsyncEngine) -> VerifyReport:
+    async def work(settings: Settings, keys: KeyRing, engine: AsyncEngine) -> VerifyReport:
         async with unit_of_work(engine) as tx:
-            return await verify_audit(
-                tx,
-                public_key=keys.audit_public_key,
-                previous_public_keys=keys.previous_audit_public_keys,
+            return await verify_witnessed(
+                tx, public_keys=keys.audit_verification_keys, witness_file=settings.witness_file
             )
 
     report = _run(work)
@@ -103,15 +106,17 @@ def verify() -> None:
 @audit_app.command("checkpoint")
 def checkpoint() -> None:
     """Sign the current chain (Ed25519) now; refuses (exit 1) if the chain does not verify."""
+    from control_plane.audit.jobs import witness
     from control_plane.audit.service import AuditChainBroken, write_checkpoint
     from control_plane.clock import utc_now
     from control_plane.store.uow import unit_of_work
 
-    async def work(_: Settings, keys: KeyRing, engine: AsyncEngine) -> str:
+    async def work(settings: Settings, keys: KeyRing, engine: AsyncEngine) -> str:
         async with unit_of_work(engine) as tx:
             written = await write_checkpoint(tx, key=keys.audit_signing_key, now=utc_now())
         if written is None:
             return "nothing to sign: the chain is empty or unchanged since the last checkpoint"
+        await witness(settings.witness_file, written)
         return (
             f"checkpoint {written.id}: records {written.first_seq}..{written.head_seq} "
             f"signed by key {written.key_id}"
@@ -205,6 +210,7 @@ def rotate_audit_key() -> None:
         PrivateFormat,
     )
 
+    from control_plane.audit.jobs import witness
     from control_plane.audit.service import AuditChainBroken, append_audit, write_checkpoint
     from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
     from control_plane.clock import utc_now
@@ -230,6 +236,8 @@ def rotate_audit_key() -> None:
         async with _engine(settings) as engine:
             async with unit_of_work(engine) as tx:
                 written = await write_checkpoint(tx, key=keys.audit_signing_key, now=utc_now())
+            if written is not None:
+                await witness(settings.witness_file, written)
             retired = [public_key_text(k) for k in keys.previous_audit_public_keys]
             _write_key_files(
                 settings.key_dir,

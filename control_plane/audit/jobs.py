@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,6 +21,7 @@ from control_plane.audit.service import (
 )
 from control_plane.audit.tables import AuditCheckpoint
 from control_plane.audit.verify import walk_segment
+from control_plane.audit.witness import append_witness
 from control_plane.config import AuditSettings
 from control_plane.jobs import Job
 from control_plane.logs import get_logger
@@ -107,6 +109,7 @@ async def run_checkpoint_step(
     settings: AuditSettings,
     now: datetime,
     pace: Pace = _yield,
+    witness_file: Path | None = None,
 ) -> AuditCheckpoint | None:
     """One job step: under a lease (one replica at a time), sign the head if due.
 
@@ -114,7 +117,8 @@ async def run_checkpoint_step(
     (``preverify``); under the write lock only what was appended meanwhile is walked.
     A chain that does not extend the last checkpoint is never signed: the step logs
     ``audit.checkpoint_refused`` naming the record and returns None, every time, until an
-    operator runs ``control-plane audit verify``.
+    operator runs ``control-plane audit verify``. A written checkpoint is then appended to
+    ``witness_file`` (see audit/witness.py).
     """
     async with unit_of_work(engine) as tx:
         if not await try_lease(await tx.connection(), CHECKPOINT_LEASE_KEY):
@@ -147,7 +151,20 @@ async def run_checkpoint_step(
             return None
     if checkpoint is not None:
         _log.info("audit.checkpoint_written", seq=checkpoint.head_seq)
+        if witness_file is not None:
+            await witness(witness_file, checkpoint)
     return checkpoint
+
+
+async def witness(path: Path, checkpoint: AuditCheckpoint) -> None:
+    """Append a committed checkpoint to the witness file; a failure is logged, and the
+    next checkpoint (which covers this one's records) is witnessed instead."""
+    try:
+        await asyncio.to_thread(append_witness, path, checkpoint)
+    except OSError as exc:
+        _log.error(
+            "audit.witness_write_failed", error_code=type(exc).__name__, seq=checkpoint.head_seq
+        )
 
 
 CHECKPOINT_JOB = "audit.checkpoint"
@@ -160,11 +177,14 @@ def audit_jobs(
     settings: AuditSettings,
     clock: Callable[[], datetime],
     pace: Pace = _yield,
+    witness_file: Path | None = None,
 ) -> list[Job]:
     """The checkpoint job (every replica runs it; the lease makes one sign at a time).
     ``pace`` runs between read batches (the server passes the webhook intake's)."""
 
     async def step() -> AuditCheckpoint | None:
-        return await run_checkpoint_step(engine, key=key, settings=settings, now=clock(), pace=pace)
+        return await run_checkpoint_step(
+            engine, key=key, settings=settings, now=clock(), pace=pace, witness_file=witness_file
+        )
 
     return [Job(CHECKPOINT_JOB, poll_seconds(settings), step)]

@@ -18,6 +18,7 @@ from control_plane.audit.schemas import (
     CheckpointProblemOut,
     ExportQuery,
     VerifyOut,
+    WitnessProblemOut,
 )
 from control_plane.authz.types import Action
 from control_plane.deps import RequestId, State, Tx
@@ -78,6 +79,7 @@ async def verify(
         principal=principal,
         snapshot=state.policies.current,
         public_keys=state.keys.audit_verification_keys,
+        witness_file=state.settings.witness_file,
         limiter=state.limiter,
         limit=state.settings.audit.verify_limit,
         request_id=request_id,
@@ -98,6 +100,12 @@ async def verify(
         checkpoint_problem=(
             CheckpointProblemOut.model_validate(report.checkpoint_problem, from_attributes=True)
             if report.checkpoint_problem
+            else None
+        ),
+        witnessed_checked=report.witnessed_checked,
+        witness_problem=(
+            WitnessProblemOut.model_validate(report.witness_problem, from_attributes=True)
+            if report.witness_problem
             else None
         ),
     )

@@ -101,6 +101,14 @@ class CheckpointProblemOut(BaseModel):
     reason: str
 
 
+class WitnessProblemOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    line: int
+    checkpoint_id: int | None
+    reason: str
+
+
 class VerifyOut(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -112,3 +120,5 @@ class VerifyOut(BaseModel):
     anchor: str
     chain_break: ChainBreakOut | None
     checkpoint_problem: CheckpointProblemOut | None
+    witnessed_checked: int
+    witness_problem: WitnessProblemOut | None

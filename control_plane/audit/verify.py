@@ -57,6 +57,16 @@ class CheckpointProblem:
 
 
 @dataclass(frozen=True)
+class WitnessProblem:
+    """A checkpoint the witness file holds that the database no longer stands behind (or
+    a line of the file that is not a checkpoint); see ``audit.witness``."""
+
+    line: int
+    checkpoint_id: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """The result of one verification pass; ``is_intact`` is the verdict."""
 
@@ -67,10 +77,16 @@ class VerifyReport:
     anchor: str
     chain_break: ChainBreak | None
     checkpoint_problem: CheckpointProblem | None
+    witnessed_checked: int = 0
+    witness_problem: WitnessProblem | None = None
 
     @property
     def is_intact(self) -> bool:
-        return self.chain_break is None and self.checkpoint_problem is None
+        return (
+            self.chain_break is None
+            and self.checkpoint_problem is None
+            and self.witness_problem is None
+        )
 
 
 @dataclass

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from control_plane.audit.jobs import run_checkpoint_step
 from control_plane.audit.ocsf import is_end_marker
 from tests.support.app import FrozenClock, RunningApp
-from tests.support.audit import append_events
+from tests.support.audit import append_events, execute_sql
 from tests.support.harness import HarnessEnv
 from tests.support.idp import get_access_token
 
@@ -126,6 +127,27 @@ async def test_verify_endpoint_reports_for_auditors(
     assert report["intact"] is True
     assert report["anchor"] == "genesis"
     assert report["records_checked"] >= 7
+    assert (report["witnessed_checked"], report["witness_problem"]) == (0, None)
+    # The checkpoint job witnesses what it signs; cutting the chain back shows in the report.
+    state = live_app.state
+    written = await run_checkpoint_step(
+        state.engine,
+        key=state.keys.audit_signing_key,
+        settings=state.settings.audit,
+        now=clock(),
+        witness_file=state.settings.witness_file,
+    )
+    assert written is not None
+    await execute_sql(state.engine, "DELETE FROM audit_checkpoint")
+    await execute_sql(state.engine, "DELETE FROM audit_record WHERE seq > 3")
+    cut = await live_app.client.get(
+        "/v1/audit/verify", headers=await _bearer(harness_env, "audrey")
+    )
+    report = cut.json()
+    assert report["intact"] is False
+    assert report["witnessed_checked"] == 1
+    assert report["witness_problem"]["checkpoint_id"] == written.id
+    assert "gone from the database" in report["witness_problem"]["reason"]
 
 
 async def test_export_needs_mfa_and_streams_ocsf_lines_with_an_end_marker(
