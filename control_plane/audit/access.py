@@ -13,12 +13,13 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control_plane.audit.service import append_audit, list_audit
+from control_plane.audit.service import append_audit, list_audit, set_audit_tenant
 from control_plane.audit.tables import AuditRecord
 from control_plane.audit.types import AuditEvent, AuditEventType, AuditScope, Outcome
-from control_plane.audit.verify import VerifyReport
+from control_plane.audit.verify import Pace, VerifyReport, yield_once
 from control_plane.audit.witness import verify_witnessed
 from control_plane.authz.engine import PolicySnapshot
 from control_plane.authz.errors import AccessDenied
@@ -35,6 +36,7 @@ from control_plane.identity.service import ensure_subject
 from control_plane.identity.types import Principal
 from control_plane.risk.limiter import RateLimiter
 from control_plane.risk.service import enforce_limit
+from control_plane.store.uow import unit_of_work
 
 
 async def authorize_audit_scope(
@@ -133,7 +135,7 @@ async def search_audit(
 
 
 async def verify_as(
-    tx: AsyncSession,
+    engine: AsyncEngine,
     *,
     principal: Principal,
     snapshot: PolicySnapshot,
@@ -143,28 +145,33 @@ async def verify_as(
     limit: str,
     request_id: str,
     now: datetime,
+    pace: Pace = yield_once,
 ) -> VerifyReport:
     """The integrity report of the whole chain for any audit reader (it names sequence
     numbers and reasons only, never record contents). A full walk is costly: limited per
     reader (``audit.verify_limit``). ``public_keys``: the trusted audit signing keys, oldest
     first, the current one last (``KeyRing.audit_verification_keys``); every checkpoint in
     ``witness_file`` is checked too (audit/witness.py)."""
-    await enforce_limit(
-        tx,
-        limiter,
-        limit=limit,
-        scope="audit-verify",
-        key=principal.subject_id,
-        actor=principal.subject_id,
-        request_id=request_id,
-        now=now,
+    async with unit_of_work(engine) as tx:  # committed before the walk: its reads are short
+        set_audit_tenant(tx, principal.tenant)
+        await enforce_limit(
+            tx,
+            limiter,
+            limit=limit,
+            scope="audit-verify",
+            key=principal.subject_id,
+            actor=principal.subject_id,
+            request_id=request_id,
+            now=now,
+        )
+        await authorize_audit_scope(
+            tx,
+            principal=principal,
+            action=Action.READ_AUDIT,
+            snapshot=snapshot,
+            request_id=request_id,
+            now=now,
+        )
+    return await verify_witnessed(
+        engine, public_keys=public_keys, witness_file=witness_file, pace=pace
     )
-    await authorize_audit_scope(
-        tx,
-        principal=principal,
-        action=Action.READ_AUDIT,
-        snapshot=snapshot,
-        request_id=request_id,
-        now=now,
-    )
-    return await verify_witnessed(tx, public_keys=public_keys, witness_file=witness_file)

@@ -88,13 +88,11 @@ def render_report(report: VerifyReport) -> list[str]:
 def verify() -> None:
     """Check every link, hash and checkpoint signature; exit 1 naming the first bad record."""
     from control_plane.audit.witness import verify_witnessed
-    from control_plane.store.uow import unit_of_work
 
     async def work(settings: Settings, keys: KeyRing, engine: AsyncEngine) -> VerifyReport:
-        async with unit_of_work(engine) as tx:
-            return await verify_witnessed(
-                tx, public_keys=keys.audit_verification_keys, witness_file=settings.witness_file
-            )
+        return await verify_witnessed(
+            engine, public_keys=keys.audit_verification_keys, witness_file=settings.witness_file
+        )
 
     report = _run(work)
     for line in render_report(report):

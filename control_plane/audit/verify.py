@@ -22,13 +22,15 @@ the current head means the tail was truncated.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Executable, Result, RowMapping, select
+from sqlalchemy import Executable, Result, RowMapping, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.chain import (
@@ -41,6 +43,7 @@ from control_plane.audit.chain import (
 from control_plane.audit.tables import AuditCheckpoint, AuditRecord
 from control_plane.audit.types import AuditEventType
 from control_plane.crypto.keyring import public_key_id
+from control_plane.store.uow import unit_of_work
 
 VERIFY_BATCH = 2000
 _RECORDS = AuditRecord.__table__  # type: ignore[attr-defined]
@@ -263,32 +266,112 @@ def _check_coverage(
     return None
 
 
+Walk = Callable[[int, str, frozenset[int]], Awaitable[SegmentResult]]
+"""Walks the chain after (seq, hash) to its end, watching the given sequence numbers."""
+Pace = Callable[[], Awaitable[None]]
+PACED_BATCH = 500
+
+
+async def yield_once() -> None:
+    """The least a pace can be: one turn of the event loop."""
+    await asyncio.sleep(0)
+
+
 async def verify_audit(
     tx: AsyncSession,
     *,
     public_key: Ed25519PublicKey,
     previous_public_keys: Sequence[Ed25519PublicKey] = (),
 ) -> VerifyReport:
-    """Walk the whole kept chain and every checkpoint; name the first bad record and the
-    first bad checkpoint (see the module docstring for how purged prefixes are accepted).
+    """Walk the whole kept chain and every checkpoint, in ``tx``; name the first bad record
+    and the first bad checkpoint (see the module docstring for how purged prefixes are
+    accepted).
 
     Checkpoints verify with ``public_key`` or a retired key (``previous_public_keys``,
     oldest first), each only until a newer key has signed a checkpoint.
     """
     rows = (await run_core(tx, select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.id))).mappings().all()
-    valid, problem = _check_signatures(rows, (*previous_public_keys, public_key))
     first = await _first_record(tx)
+
+    async def walk(after_seq: int, after_hash: str, watch: frozenset[int]) -> SegmentResult:
+        return await walk_segment(tx, after_seq=after_seq, after_hash=after_hash, watch=watch)
+
+    return await _verify(rows, first, (*previous_public_keys, public_key), walk)
+
+
+async def verify_audit_paced(
+    engine: AsyncEngine,
+    *,
+    public_key: Ed25519PublicKey,
+    previous_public_keys: Sequence[Ed25519PublicKey] = (),
+    batch: int = PACED_BATCH,
+    pace: Pace = yield_once,
+) -> VerifyReport:
+    """``verify_audit`` without holding a transaction (or the event loop) for the whole walk.
+
+    The chain as it stood at the start is walked ``batch`` records per short read
+    transaction, with ``pace`` between them (the server passes the webhook intake's
+    ``give_way``): a long chain no longer holds the embedded store's only connection, or
+    the loop, for seconds. Records appended meanwhile are the next verification's. If the
+    paced pass finds anything, the whole verification is repeated in one transaction and
+    that is the answer: a retention purge between two batches cannot cause a finding.
+    """
+    keys = (*previous_public_keys, public_key)
+    async with unit_of_work(engine) as tx:
+        rows = (
+            (await run_core(tx, select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.id))).mappings().all()
+        )
+        first = await _first_record(tx)
+        head = (await run_core(tx, select(func.max(_RECORDS.c.seq)))).scalar()
+
+    async def walk(after_seq: int, after_hash: str, watch: frozenset[int]) -> SegmentResult:
+        total = SegmentResult(last_seq=after_seq, last_hash=after_hash)
+        while head is not None and total.last_seq is not None and total.last_seq < head:
+            at_seq, at_hash = total.last_seq, str(total.last_hash)
+            async with unit_of_work(engine) as tx:
+                part = await walk_segment(
+                    tx,
+                    after_seq=at_seq,
+                    after_hash=at_hash,
+                    through_seq=min(at_seq + batch, head),
+                    watch=watch,
+                )
+            total.checked += part.checked
+            total.watched.update(part.watched)
+            total.purges.update(part.purges)
+            total.last_seq, total.last_hash = part.last_seq, part.last_hash
+            if part.chain_break is not None or part.checked == 0:
+                total.chain_break = part.chain_break or ChainBreak(
+                    at_seq + 1, "record missing (found by the paced walk)"
+                )
+                break
+            if total.last_seq is not None and total.last_seq < head:
+                await pace()  # between batches, not after the last
+        return total
+
+    report = await _verify(rows, first, keys, walk)
+    if report.is_intact:
+        return report
+    async with unit_of_work(engine) as tx:
+        return await verify_audit(
+            tx, public_key=public_key, previous_public_keys=previous_public_keys
+        )
+
+
+async def _verify(
+    rows: Sequence[Row], first: Row | None, public_keys: Sequence[Ed25519PublicKey], walk: Walk
+) -> VerifyReport:
+    valid, problem = _check_signatures(rows, public_keys)
     if first is None:
         segment = SegmentResult()
         first_seq: int | None = None
         anchor = "empty"
     else:
         first_seq = int(str(first["seq"]))
-        segment = await walk_segment(
-            tx,
-            after_seq=first_seq - 1,
-            after_hash=str(first["prev_hash"]),
-            watch=frozenset(int(str(r["head_seq"])) for r in valid),
+        segment = await walk(
+            first_seq - 1,
+            str(first["prev_hash"]),
+            frozenset(int(str(r["head_seq"])) for r in valid),
         )
         found = start_anchor(
             first_seq,

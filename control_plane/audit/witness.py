@@ -26,12 +26,21 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.chain import CheckpointClaim, canonical_ts, is_checkpoint_valid
 from control_plane.audit.tables import AuditCheckpoint, AuditRecord
-from control_plane.audit.verify import VerifyReport, WitnessProblem, run_core, verify_audit
+from control_plane.audit.verify import (
+    Pace,
+    VerifyReport,
+    WitnessProblem,
+    run_core,
+    verify_audit_paced,
+    yield_once,
+)
 from control_plane.crypto.keyring import public_key_id
+from control_plane.store.uow import unit_of_work
 
 MAX_LINE_BYTES = 4096
 _RECORDS = AuditRecord.__table__  # type: ignore[attr-defined]
@@ -183,15 +192,18 @@ async def _check_one(
 
 
 async def verify_witnessed(
-    tx: AsyncSession,
+    engine: AsyncEngine,
     *,
     public_keys: Sequence[Ed25519PublicKey],
     witness_file: Path | None,
+    pace: Pace = yield_once,
 ) -> VerifyReport:
-    """``verify_audit`` with the trusted keys (oldest first, current last), then every
-    checkpoint the witness file holds (none when there is no file)."""
+    """``verify_audit_paced`` with the trusted keys (oldest first, current last), then
+    every checkpoint the witness file holds (none when there is no file)."""
     *previous, current = public_keys
-    report = await verify_audit(tx, public_key=current, previous_public_keys=previous)
+    report = await verify_audit_paced(
+        engine, public_key=current, previous_public_keys=previous, pace=pace
+    )
     if witness_file is None:
         return report
     try:
@@ -203,7 +215,8 @@ async def verify_witnessed(
             report,
             witness_problem=WitnessProblem(0, None, f"unreadable ({type(exc).__name__})"),
         )
-    problem = await check_witness(
-        tx, copies, public_keys=public_keys, first_kept_seq=report.first_seq
-    )
+    async with unit_of_work(engine) as tx:
+        problem = await check_witness(
+            tx, copies, public_keys=public_keys, first_kept_seq=report.first_seq
+        )
     return replace(report, witnessed_checked=len(copies), witness_problem=problem)

@@ -14,16 +14,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.service import set_audit_tenant
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
-from control_plane.deps import RequestId, State, Tx
+from control_plane.deps import RequestId, State, Tx, request_id_of, state_of
 from control_plane.identity.browser import check_csrf, resolve_browser_session
 from control_plane.identity.claims import principal_from_claims
 from control_plane.identity.errors import AuthenticationFailed, CsrfRejected
 from control_plane.identity.pseudonym import pseudonymize_address
 from control_plane.identity.types import AuthMethod, Principal
 from control_plane.identity.verify import verify_access_token
-from control_plane.risk.deps import ClientAddress
+from control_plane.risk.deps import ClientAddress, address_of
 from control_plane.risk.service import audit_rejection
 from control_plane.state import AppState
+from control_plane.store.uow import unit_of_work
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
@@ -105,3 +106,18 @@ async def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_detached_principal(request: Request) -> Principal:
+    """The verified caller, authenticated in a unit of work of its own that is over before
+    the route runs: for routes that work in several short transactions and must not hold
+    the request's open across them (the embedded store has one connection). Such a route
+    tags its own units of work with the caller's tenant."""
+    state = state_of(request)
+    request_id = request_id_of(request)
+    address = address_of(request, state)
+    async with unit_of_work(state.engine) as tx:
+        return await authenticate(request, state, tx, request_id=request_id, address=address)
+
+
+DetachedPrincipal = Annotated[Principal, Depends(get_detached_principal)]

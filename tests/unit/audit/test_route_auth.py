@@ -10,7 +10,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from control_plane.app import PUBLIC_ROUTES, create_app
-from control_plane.identity.deps import get_principal
+from control_plane.identity.deps import get_detached_principal, get_principal
 from control_plane.sessions.deps import get_refresh
 from tests.support.app import make_settings
 
@@ -21,9 +21,10 @@ def _calls(dependant: Dependant) -> Iterator[object]:
         yield from _calls(sub)
 
 
-# The dependencies that resolve the verified caller: ``get_principal``, and the token
-# refresh's single dependency (which calls ``authenticate`` itself, see its docstring).
-AUTHENTICATING = {get_principal, get_refresh}
+# The dependencies that resolve the verified caller: ``get_principal``, the one that does
+# so in a unit of work of its own, and the token refresh's single dependency (which calls
+# ``authenticate`` itself, see its docstring).
+AUTHENTICATING = {get_principal, get_detached_principal, get_refresh}
 
 
 def test_every_route_is_authenticated_or_allow_listed(tmp_path: Path) -> None:
