@@ -6,9 +6,12 @@ job is written at once (no batching delay); under load, the jobs that arrive whi
 batch is being written form the next, so the cost of a transaction (begin, commit, and one
 statement per table instead of one per job) is paid once per batch.
 
-A job's refusal is a result like any other. If the batch itself fails (the store, or a bug
-one job triggers), each of its jobs is retried alone, so one poisonous job fails only
-itself; a job that fails alone gets ``unavailable()`` (503), never a partial result.
+A job's refusal is a result like any other. If the batch fails because of what one job
+brought (a bug it triggers, a constraint it breaks), each job is retried alone, so a
+poisonous job fails only itself; if the store itself is unavailable (it cannot be reached,
+a lock or statement timed out), every job of the batch fails at once rather than each
+waiting its turn to time out. A job that fails gets ``unavailable()`` (503), never a
+partial result.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +34,8 @@ R = TypeVar("R")
 _log = get_logger("control_plane.store.group_commit")
 
 MAX_BATCH = 128
+STORE_DOWN = (OperationalError, InterfaceError, TimeoutError, OSError)
+"""Failures of the store itself, not of one job: no job would fare better alone."""
 WAIT_SECONDS = 10.0
 
 WriteBatch = Callable[[AsyncSession, Sequence[J]], Awaitable[Sequence[R | ControlPlaneError]]]
@@ -105,15 +111,16 @@ class GroupCommit(Generic[J, R]):
             return
         try:
             results = await self._commit([job for job, _ in live])
-        except Exception as exc:  # the batch failed: retry each job alone (see module doc)
+        except Exception as exc:  # the batch failed: see the module docstring
             _log.error(
                 "store.group_commit_failed",
                 service=self._name,
                 error_code=type(exc).__name__,
                 count=len(live),
             )
-            if len(live) == 1:
-                _settle(live[0][1], self._unavailable())
+            if len(live) == 1 or isinstance(exc, STORE_DOWN):
+                for _, future in live:
+                    _settle(future, self._unavailable())
                 return
             for one in live:
                 await self._write([one])

@@ -49,3 +49,17 @@ def test_containers_run_unprivileged() -> None:
                 context = container["securityContext"]
                 assert context["allowPrivilegeEscalation"] is False
                 assert context["readOnlyRootFilesystem"] is True
+
+
+def test_the_audit_witness_file_is_on_a_writable_volume() -> None:
+    (config,) = _documents(K8S / "configmap.yaml")
+    data = config["data"]
+    assert isinstance(data, dict)
+    witness = Path(data["CONTROL_PLANE_AUDIT__WITNESS_FILE"])
+    (deployment,) = [d for d in _documents(K8S / "control-plane.yaml") if d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
+    mounts = [m for m in container["volumeMounts"] if not m.get("readOnly")]
+    assert any(witness.is_relative_to(m["mountPath"]) for m in mounts), witness
+    unit = (REPO / "deploy" / "systemd" / "control-plane.service").read_text()
+    assert "CONTROL_PLANE_AUDIT__WITNESS_FILE=/var/lib/control-plane/" in unit
+    assert "ReadWritePaths=/var/lib/control-plane" in unit

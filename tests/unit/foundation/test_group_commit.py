@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,6 +44,8 @@ class Writer:
         await self.release.wait()
         if 13 in jobs:
             raise RuntimeError("poison")
+        if 99 in jobs:
+            raise OperationalError("INSERT ...", {}, Exception("database is locked"))
         connection = await tx.connection()  # a real transaction on a real engine
         await connection.execute(text("SELECT 1"))
         return [Gone() if job < 0 else job * job for job in jobs]
@@ -185,3 +188,18 @@ async def test_stop_writes_what_is_pending_then_refuses(engine: AsyncEngine) -> 
 async def test_a_committer_never_started_refuses(engine: AsyncEngine) -> None:
     with pytest.raises(Down):
         await _committer(engine, Writer()).submit(1)
+
+
+async def test_a_store_that_is_down_fails_the_whole_batch_at_once(engine: AsyncEngine) -> None:
+    writer = Writer()
+    committer = _committer(engine, writer)
+    committer.start()
+    try:
+        results = await asyncio.gather(
+            committer.submit(2), committer.submit(99), committer.submit(3), return_exceptions=True
+        )
+        assert all(isinstance(r, Down) for r in results)
+        assert writer.batches == [[2, 99, 3]]  # no one-by-one retry: none would fare better
+        assert await committer.submit(4) == 16  # and the next batch is written as usual
+    finally:
+        await committer.stop()
