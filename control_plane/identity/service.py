@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from control_plane.state import AppState
 
 LAST_SEEN_GRANULARITY = timedelta(minutes=5)
+SUBJECT_ID_MAX_LENGTH = 64
 
 
 async def ensure_subject(tx: AsyncSession, *, principal: Principal, now: datetime) -> Subject:
@@ -102,6 +103,19 @@ async def ensure_subjects(
     if stale:
         await connection.execute(_TOUCH_SUBJECT, stale)
     return statuses
+
+
+_SUBJECT_STATUS = sa_select(_SUBJECTS.c.status).where(_SUBJECTS.c.id == bindparam("id"))
+
+
+async def subject_status(tx: AsyncSession, subject_id: str) -> str | None:
+    """The subject's status (active, locked, erasing), or None if never seen (one Core
+    read: join auditing asks for every join)."""
+    if len(subject_id) > SUBJECT_ID_MAX_LENGTH:
+        return None
+    connection = await tx.connection()
+    status = (await connection.execute(_SUBJECT_STATUS, {"id": subject_id})).scalar()
+    return str(status) if status is not None else None
 
 
 async def find_subject(tx: AsyncSession, subject_id: SubjectId | str) -> Subject | None:

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import RowMapping
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.agents.dispatches import list_room_dispatches
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.clock import as_utc
-from control_plane.identity.service import find_subject
+from control_plane.identity.service import subject_status
 from control_plane.livekit.correlation import (
     AGENT_NAME_ATTRIBUTE,
     ANOMALY_PLANS,
@@ -46,12 +47,12 @@ from control_plane.livekit.remediation import (
 from control_plane.livekit.tables import Participation
 from control_plane.livekit.types import ParticipantView
 from control_plane.risk.anomaly import raise_anomaly
-from control_plane.sessions.lifecycle import find_session_by_room
+from control_plane.sessions.tenancy import room_session
 from control_plane.store.engine import insert_new
 from control_plane.tokens.service import list_ledger_for_identity
 
 if TYPE_CHECKING:
-    from control_plane.tokens.tables import MintLedger
+    pass
 
 TRACK_NOT_GRANTED = "track_source_not_granted"
 
@@ -96,20 +97,20 @@ def is_agent_job_pending(facts: JoinFacts, *, now: datetime) -> bool:
     )
 
 
-def _ledger_fact(row: MintLedger) -> LedgerFact:
-    grants = row.grants
+def _ledger_fact(row: RowMapping) -> LedgerFact:
+    grants = row["grants"] if isinstance(row["grants"], Mapping) else {}
     sources = grants.get("can_publish_sources", [])
     return LedgerFact(
-        token_id=row.id,
-        identity=row.identity,
-        room=row.room_name,
-        subject_id=row.subject_id,
-        session_id=row.session_id,
+        token_id=str(row["id"]),
+        identity=str(row["identity"]),
+        room=str(row["room_name"]),
+        subject_id=str(row["subject_id"]),
+        session_id=str(row["session_id"]),
         sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
         can_publish_data=grants.get("can_publish_data") is True,
         can_subscribe=grants.get("can_subscribe") is True,
-        issued_at=as_utc(row.issued_at),
-        expires_at=as_utc(row.expires_at),
+        issued_at=as_utc(row["issued_at"]),
+        expires_at=as_utc(row["expires_at"]),
     )
 
 
@@ -122,22 +123,23 @@ async def gather_join_facts(
     dispatch_jobs: DispatchJobs | None,
     now: datetime,
 ) -> JoinFacts:
-    """Everything ``explain_join`` needs, read in the caller's transaction."""
+    """Everything ``explain_join`` needs, read in the caller's transaction (Core reads:
+    this runs for every join)."""
     identity = base_identity(participant.identity)
-    session = await find_session_by_room(tx, room)
+    session = await room_session(tx, room)
     session_fact = (
         SessionFact(
-            session_id=session.id,
-            room=session.room_name,
-            is_active=session.status == "active",
-            expires_at=as_utc(session.expires_at),
-            ended_at=as_utc(session.ended_at) if session.ended_at else None,
+            session_id=str(session["id"]),
+            room=str(session["room_name"]),
+            is_active=session["status"] == "active",
+            expires_at=as_utc(session["expires_at"]),
+            ended_at=as_utc(session["ended_at"]) if session["ended_at"] else None,
         )
         if session is not None
         else None
     )
     ledger = await list_ledger_for_identity(tx, identity=identity, room=room)
-    subject = await find_subject(tx, identity) if len(identity) <= 64 else None
+    status = await subject_status(tx, identity)
     removals = await list_active_removals(tx, identity=identity, now=now)
     dispatches: tuple[DispatchFact, ...] = ()
     if participant.kind == "AGENT":
@@ -157,10 +159,12 @@ async def gather_join_facts(
         joined_at=joined_at,
         session=session_fact,
         ledger=tuple(_ledger_fact(r) for r in ledger),
-        subject_status=subject.status if subject is not None else None,
+        subject_status=status,
         removals=tuple(
             RemovalFact(
-                room=r.room_name, created_at=as_utc(r.created_at), expires_at=as_utc(r.expires_at)
+                room=str(r["room_name"]),
+                created_at=as_utc(r["created_at"]),
+                expires_at=as_utc(r["expires_at"]),
             )
             for r in removals
         ),

@@ -8,7 +8,7 @@ eviction). A room the control plane did not create stays platform-wide.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam
+from sqlalchemy import RowMapping, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,6 +18,25 @@ from control_plane.sessions.tables import VoiceSession
 MAX_ROOM_NAME_LENGTH = 64
 _SESSIONS = VoiceSession.__table__  # type: ignore[attr-defined]
 _ROOM_TENANT = sa_select(_SESSIONS.c.tenant).where(_SESSIONS.c.room_name == bindparam("room"))
+
+
+_ROOM_SESSION = sa_select(
+    _SESSIONS.c.id,
+    _SESSIONS.c.room_name,
+    _SESSIONS.c.tenant,
+    _SESSIONS.c.status,
+    _SESSIONS.c.expires_at,
+    _SESSIONS.c.ended_at,
+).where(_SESSIONS.c.room_name == bindparam("room"))
+
+
+async def room_session(tx: AsyncSession, room: str) -> RowMapping | None:
+    """The session of this LiveKit room (id, room_name, tenant, status, expires_at,
+    ended_at), or None if it is not ours; one Core read, for every webhook event."""
+    if not room or len(room) > MAX_ROOM_NAME_LENGTH:
+        return None
+    connection = await tx.connection()
+    return (await connection.execute(_ROOM_SESSION, {"room": room})).mappings().first()
 
 
 async def room_tenant(tx: AsyncSession, room: str) -> str | None:

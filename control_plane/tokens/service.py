@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert
-from sqlmodel import col, select
+from sqlalchemy import RowMapping, bindparam, insert
+from sqlalchemy import select as sa_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
@@ -148,15 +148,21 @@ def sign_mint(mint: PlannedMint, *, api_key: str, key: Hs256Key) -> MintedToken:
     )
 
 
+_LEDGER = MintLedger.__table__  # type: ignore[attr-defined]
+# Built once (compiled forms are cached): join auditing reads it for every join.
+_LEDGER_FOR_IDENTITY = (
+    sa_select(_LEDGER)
+    .where(_LEDGER.c.identity == bindparam("identity"))
+    .where(_LEDGER.c.room_name == bindparam("room"))
+    .order_by(_LEDGER.c.issued_at.desc())
+)
+
+
 async def list_ledger_for_identity(
     tx: AsyncSession, *, identity: str, room: str
-) -> Sequence[MintLedger]:
-    """Every token minted for this identity in this room, newest first."""
-    return (
-        await tx.exec(
-            select(MintLedger)
-            .where(MintLedger.identity == identity)
-            .where(MintLedger.room_name == room)
-            .order_by(col(MintLedger.issued_at).desc())
-        )
-    ).all()
+) -> Sequence[RowMapping]:
+    """Every token minted for this identity in this room, newest first (ledger rows as
+    mappings: a Core read, no ORM objects, on the join-auditing path)."""
+    connection = await tx.connection()
+    result = await connection.execute(_LEDGER_FOR_IDENTITY, {"identity": identity, "room": room})
+    return result.mappings().all()
