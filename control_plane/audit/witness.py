@@ -43,14 +43,16 @@ from control_plane.crypto.keyring import public_key_id
 from control_plane.store.uow import unit_of_work
 
 MAX_LINE_BYTES = 4096
+WITNESS_BATCH = 500
 _RECORDS = AuditRecord.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS = AuditCheckpoint.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
 class Witnessed:
-    """One checkpoint as the witness file keeps it."""
+    """One checkpoint as the witness file keeps it (and the file line it is on)."""
 
+    line: int
     checkpoint_id: int
     claim: CheckpointClaim
     key_id: str
@@ -108,6 +110,7 @@ def _parse(line_no: int, text: str) -> Witnessed:
         raise bad("not an object")
     try:
         return Witnessed(
+            line=line_no,
             checkpoint_id=_int(data["id"]),
             claim=CheckpointClaim(
                 first_seq=_int(data["first_seq"]),
@@ -155,35 +158,48 @@ async def check_witness(
     public_keys: Sequence[Ed25519PublicKey],
     first_kept_seq: int | None,
 ) -> WitnessProblem | None:
-    """The first witnessed checkpoint the database no longer stands behind, or None."""
+    """The first witnessed checkpoint the database no longer stands behind, or None (two
+    reads for the whole batch: the checkpoints by id, their heads by sequence number)."""
     keys: Mapping[str, Ed25519PublicKey] = {public_key_id(k): k for k in public_keys}
-    for line_no, copy in enumerate(witnessed, start=1):
-        problem = await _check_one(tx, copy, keys, first_kept_seq)
+    if not witnessed:
+        return None
+    checkpoints = await run_core(
+        tx,
+        select(_CHECKPOINTS.c.id, _CHECKPOINTS.c.signature).where(
+            _CHECKPOINTS.c.id.in_({c.checkpoint_id for c in witnessed})
+        ),
+    )
+    stored = {int(row["id"]): str(row["signature"]) for row in checkpoints.mappings()}
+    records = await run_core(
+        tx,
+        select(_RECORDS.c.seq, _RECORDS.c.hash).where(
+            _RECORDS.c.seq.in_({c.claim.head_seq for c in witnessed})
+        ),
+    )
+    heads = {int(row["seq"]): str(row["hash"]) for row in records.mappings()}
+    for copy in witnessed:
+        problem = _check_one(copy, keys, stored, heads, first_kept_seq)
         if problem is not None:
-            return WitnessProblem(line_no, copy.checkpoint_id, problem)
+            return WitnessProblem(copy.line, copy.checkpoint_id, problem)
     return None
 
 
-async def _check_one(
-    tx: AsyncSession,
+def _check_one(
     copy: Witnessed,
     keys: Mapping[str, Ed25519PublicKey],
+    stored: Mapping[int, str],
+    heads: Mapping[int, str],
     first_kept_seq: int | None,
 ) -> str | None:
     key = keys.get(copy.key_id)
     if key is None or not is_checkpoint_valid(key, copy.claim, copy.signature):
         return "its signature does not verify with a trusted key"
-    stored = (
-        await run_core(
-            tx, select(_CHECKPOINTS.c.signature).where(_CHECKPOINTS.c.id == copy.checkpoint_id)
-        )
-    ).scalar()
-    if stored != copy.signature:
+    if stored.get(copy.checkpoint_id) != copy.signature:
         return f"checkpoint {copy.checkpoint_id} is gone from the database or was replaced"
     head = copy.claim.head_seq
     if first_kept_seq is not None and head < first_kept_seq:
         return None  # purged through retention: the chain's start is verified on its own
-    kept = (await run_core(tx, select(_RECORDS.c.hash).where(_RECORDS.c.seq == head))).scalar()
+    kept = heads.get(head)
     if kept is None:
         return f"record {head}, the head it signed, is missing (the chain was cut)"
     if kept != copy.claim.head_hash:
@@ -215,8 +231,16 @@ async def verify_witnessed(
             report,
             witness_problem=WitnessProblem(0, None, f"unreadable ({type(exc).__name__})"),
         )
-    async with unit_of_work(engine) as tx:
-        problem = await check_witness(
-            tx, copies, public_keys=public_keys, first_kept_seq=report.first_seq
-        )
+    problem = None
+    for start in range(0, len(copies), WITNESS_BATCH):  # short reads, giving way between
+        async with unit_of_work(engine) as tx:
+            problem = await check_witness(
+                tx,
+                copies[start : start + WITNESS_BATCH],
+                public_keys=public_keys,
+                first_kept_seq=report.first_seq,
+            )
+        if problem is not None:
+            break
+        await pace()
     return replace(report, witnessed_checked=len(copies), witness_problem=problem)

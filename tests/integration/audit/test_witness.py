@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from control_plane.audit import witness
 from control_plane.audit.jobs import run_checkpoint_step
 from control_plane.audit.verify import verify_audit
 from control_plane.config import AuditSettings
@@ -127,3 +128,40 @@ async def test_the_checkpoint_job_witnesses_what_it_signs(
     )
     assert written is not None
     assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == [written.id]
+
+
+async def test_a_long_witness_file_is_checked_in_batches_naming_the_file_line(
+    engine: AsyncEngine, keys: KeyRing, cli: CliTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(witness, "WITNESS_BATCH", 2)
+    path = _witness_file(cli)
+    for n in range(5):
+        await append_events(engine, 2, start=T0 + timedelta(minutes=n))
+        written = await run_checkpoint_step(
+            engine,
+            key=keys.audit_signing_key,
+            settings=AuditSettings(checkpoint_every_records=1),
+            now=T0 + timedelta(minutes=n, seconds=30),
+            witness_file=path,
+        )
+        assert written is not None
+        if n == 1:
+            with path.open("a") as handle:
+                handle.write("\n")  # a blank line is skipped, not miscounted
+    pauses = 0
+
+    async def pace() -> None:
+        nonlocal pauses
+        pauses += 1
+
+    public_keys = keys.audit_verification_keys
+    report = await witness.verify_witnessed(
+        engine, public_keys=public_keys, witness_file=path, pace=pace
+    )
+    assert report.is_intact
+    assert report.witnessed_checked == 5
+    assert pauses == 3  # 5 witnessed checkpoints, 2 per read transaction
+    await execute_sql(engine, "DELETE FROM audit_checkpoint WHERE id = 4")
+    report = await witness.verify_witnessed(engine, public_keys=public_keys, witness_file=path)
+    assert report.witness_problem is not None
+    assert (report.witness_problem.checkpoint_id, report.witness_problem.line) == (4, 5)
