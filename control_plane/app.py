@@ -218,7 +218,12 @@ def create_app(
             ]
         )
         supervisor = (
-            Supervisor(engine=engine, keys=keys, settings=settings, clock=clock)
+            Supervisor(
+                engine=engine,
+                credential_key=keys.worker_credential_key,
+                settings=settings,
+                clock=clock,
+            )
             if settings.agents.workers
             else None
         )

@@ -8,6 +8,7 @@ Outside development a validator refuses unsafe values with one line naming the s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -381,15 +382,57 @@ def unsafe_settings(settings: Settings) -> list[Problem]:
     return problems
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment; raises ConfigError with one line naming the setting."""
+def _parse_settings(overrides: Mapping[str, object]) -> Settings:
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
         raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; raises ConfigError with one line naming the setting."""
+    settings = _parse_settings(overrides)
     problems = unsafe_settings(settings)
+    if problems:
+        raise ConfigError(f"unsafe setting {problems[0]}")
+    return settings
+
+
+def unsafe_supervisor_settings(settings: Settings) -> list[Problem]:
+    """What a standalone worker supervisor (``control-plane agents run``) needs, checked
+    alone: the store, the worker-credential key and the agents' own LiveKit key pair. It
+    holds none of the API's other secrets, so none of them is asked for."""
+    problems: list[Problem] = []
+    agents = settings.agents
+    if not agents.livekit_api_key or agents.livekit_api_key == settings.livekit.api_key:
+        problems.append(
+            "agents.livekit_api_key: workers need their own LiveKit key pair, never the "
+            "control plane's (livekit.md §5.10)"
+        )
+    if settings.is_development:
+        return problems
+    if settings.database_url.startswith("sqlite"):
+        problems.append("database.url: a standalone supervisor shares the API's PostgreSQL")
+    if not agents.internal_url:
+        problems.append("agents.internal_url: required in production (the API's internal URL)")
+    credential_key = settings.keys.worker_credential_key
+    if credential_key is None:
+        problems.append(
+            "keys.worker_credential_key: required in production (development key files refused)"
+        )
+    elif len(credential_key.get_secret_value().encode()) < MIN_SECRET_BYTES:
+        problems.append(f"keys.worker_credential_key: shorter than {MIN_SECRET_BYTES} bytes")
+    if len(agents.livekit_api_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+        problems.append(f"agents.livekit_api_secret: shorter than {MIN_SECRET_BYTES} bytes")
+    return problems
+
+
+def load_supervisor_settings(**overrides: object) -> Settings:
+    """``load_settings`` for ``control-plane agents run`` (see ``unsafe_supervisor_settings``)."""
+    settings = _parse_settings(overrides)
+    problems = unsafe_supervisor_settings(settings)
     if problems:
         raise ConfigError(f"unsafe setting {problems[0]}")
     return settings

@@ -22,20 +22,24 @@ def run(
     """Supervise agent workers until SIGTERM or SIGINT, then drain them."""
     from control_plane.agents.supervisor import Supervisor
     from control_plane.clock import utc_now
-    from control_plane.config import load_settings
-    from control_plane.crypto.keyring import load_key_ring
+    from control_plane.config import load_supervisor_settings
+    from control_plane.crypto.keyring import load_worker_credential_key
     from control_plane.logs import configure_logging
     from control_plane.store.engine import create_engine
     from control_plane.store.migrate import upgrade_database
 
-    settings = load_settings()
+    # Only what a supervisor holds is asked for: the store, the worker-credential key and
+    # the agents' key pair (deploy/k8s/agents.yaml), none of the API's other secrets.
+    settings = load_supervisor_settings()
     count = workers or settings.agents.workers
     if count < 1:
         raise typer.BadParameter("no workers to run (set agents.workers or --workers)")
     agents = settings.agents.model_copy(update={"workers": count})
     settings = settings.model_copy(update={"agents": agents})
     configure_logging()
-    keys = load_key_ring(settings.keys, settings.key_dir, is_development=settings.is_development)
+    credential_key = load_worker_credential_key(
+        settings.keys, settings.key_dir, is_development=settings.is_development
+    )
 
     async def main() -> None:
         if settings.is_development:
@@ -45,7 +49,9 @@ def run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        supervisor = Supervisor(engine=engine, keys=keys, settings=settings, clock=utc_now)
+        supervisor = Supervisor(
+            engine=engine, credential_key=credential_key, settings=settings, clock=utc_now
+        )
         try:
             await supervisor.start()
             typer.echo(f"supervising {count} worker(s) as {supervisor.supervisor_id}", err=True)

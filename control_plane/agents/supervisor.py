@@ -60,7 +60,6 @@ from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.clock import Clock, as_utc
 from control_plane.config import Settings
-from control_plane.crypto.keyring import KeyRing
 from control_plane.logs import get_logger
 from control_plane.store.uow import unit_of_work
 
@@ -110,7 +109,7 @@ class Supervisor:
         self,
         *,
         engine: AsyncEngine,
-        keys: KeyRing,
+        credential_key: bytes,
         settings: Settings,
         clock: Clock,
         internal_url: str | None = None,
@@ -120,7 +119,7 @@ class Supervisor:
     ) -> None:
         check_agent_settings(settings)
         self._engine = engine
-        self._keys = keys
+        self._credential_key = credential_key  # signs worker credentials; nothing else
         self._settings = settings
         self._agents = settings.agents
         self._clock = clock
@@ -249,7 +248,7 @@ class Supervisor:
         ttl = timedelta(seconds=self._agents.credential_ttl_seconds)
         async with unit_of_work(self._engine) as tx:
             token, claims = await issue_worker_credential(
-                tx, key=self._keys.worker_credential_key, worker_id=slot.worker_id, ttl=ttl, now=now
+                tx, key=self._credential_key, worker_id=slot.worker_id, ttl=ttl, now=now
             )
         write_credential_file(slot.credential_file, token)
         env = worker_environment(
@@ -408,7 +407,7 @@ class Supervisor:
         # no moment when the file holds a credential the store does not accept.
         async with unit_of_work(self._engine) as tx:
             token, claims = await issue_worker_credential(
-                tx, key=self._keys.worker_credential_key, worker_id=slot.worker_id, ttl=ttl, now=now
+                tx, key=self._credential_key, worker_id=slot.worker_id, ttl=ttl, now=now
             )
             await record_credential_rotated(
                 tx,

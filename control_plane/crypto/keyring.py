@@ -180,6 +180,16 @@ def _previous_audit_keys(settings: KeySettings, key_dir: Path) -> tuple[Ed25519P
     return tuple(parse_public_key("previous_audit_public_keys", line) for line in lines)
 
 
+def load_worker_credential_key(
+    settings: KeySettings, key_dir: Path, *, is_development: bool
+) -> bytes:
+    """The one key a standalone worker supervisor holds (from settings, else the key
+    directory in development): it signs worker credentials and nothing else."""
+    if is_development:
+        init_key_dir(key_dir)
+    return _material("worker_credential_key", settings.worker_credential_key, key_dir)
+
+
 def load_key_ring(settings: KeySettings, key_dir: Path, *, is_development: bool) -> KeyRing:
     """Load every key from settings, else from the key directory (development only)."""
     if is_development:

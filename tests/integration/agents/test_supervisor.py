@@ -122,7 +122,7 @@ class Fleet:
         section = self.settings.agents.model_copy(update={"workers": workers, **agents})
         return Supervisor(
             engine=self.served.state.engine,
-            keys=self.served.state.keys,
+            credential_key=self.served.state.keys.worker_credential_key,
             settings=self.settings.model_copy(update={"agents": section}),
             clock=self.clock,
             internal_url=self.served.base_url,

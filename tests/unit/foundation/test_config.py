@@ -7,8 +7,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from control_plane.config import Environment, Settings, load_settings, unsafe_settings
+from control_plane.config import (
+    Environment,
+    KeySettings,
+    Settings,
+    load_settings,
+    load_supervisor_settings,
+    unsafe_settings,
+)
+from control_plane.crypto.keyring import load_worker_credential_key
 from control_plane.errors import ConfigError
 
 STRONG = "x" * 40
@@ -117,3 +126,77 @@ def test_cli_config_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: unsafe setting ")
     assert "Traceback" not in result.stderr
+
+
+def _supervisor(**overrides: object) -> dict[str, object]:
+    """A production worker supervisor: the store, its one key, the agents' key pair."""
+    base: dict[str, object] = {
+        "env": Environment.PRODUCTION,
+        "database": {"url": "postgresql+psycopg://agents@db/cp"},
+        "keys": {"worker_credential_key": STRONG},
+        "agents": {
+            "livekit_api_key": "agents",
+            "livekit_api_secret": STRONG,
+            "internal_url": "http://control-plane.internal",
+        },
+    }
+    base.update(overrides)
+    return base
+
+
+def test_a_supervisor_needs_none_of_the_apis_other_secrets() -> None:
+    settings = load_supervisor_settings(**_supervisor())
+    assert settings.keys.kek is None
+    assert settings.oidc.client_secret.get_secret_value() == ""
+    with pytest.raises(ConfigError):  # the API itself would refuse this profile
+        load_settings(**_supervisor())
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"keys": {}}, "keys.worker_credential_key"),
+        ({"keys": {"worker_credential_key": "short"}}, "keys.worker_credential_key"),
+        ({"database": {"url": ""}}, "database.url"),
+        (
+            {"agents": {"livekit_api_key": "agents", "livekit_api_secret": STRONG}},
+            "agents.internal_url",
+        ),
+        (
+            {
+                "agents": {
+                    "livekit_api_key": "",
+                    "livekit_api_secret": STRONG,
+                    "internal_url": "http://cp",
+                }
+            },
+            "agents.livekit_api_key",
+        ),
+        (
+            {
+                "agents": {
+                    "livekit_api_key": "agents",
+                    "livekit_api_secret": "short",
+                    "internal_url": "http://cp",
+                }
+            },
+            "agents.livekit_api_secret",
+        ),
+    ],
+)
+def test_a_supervisor_refuses_what_it_needs_and_lacks_naming_it(
+    override: dict[str, object], named: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_supervisor_settings(**_supervisor(**override))
+    assert named in str(caught.value)
+
+
+def test_a_supervisor_loads_only_its_key(tmp_path: Path) -> None:
+    key = load_worker_credential_key(
+        KeySettings(worker_credential_key=SecretStr("ab" * 32)), tmp_path, is_development=False
+    )
+    assert key == bytes.fromhex("ab" * 32)
+    assert not any(tmp_path.iterdir())  # no other key asked for, none generated
+    with pytest.raises(ConfigError, match=r"keys\.worker_credential_key"):
+        load_worker_credential_key(KeySettings(), tmp_path, is_development=False)

@@ -63,3 +63,20 @@ def test_the_audit_witness_file_is_on_a_writable_volume() -> None:
     unit = (REPO / "deploy" / "systemd" / "control-plane.service").read_text()
     assert "CONTROL_PLANE_AUDIT__WITNESS_FILE=/var/lib/control-plane/" in unit
     assert "ReadWritePaths=/var/lib/control-plane" in unit
+
+
+def test_agent_pods_run_the_supervisor_with_only_its_secrets() -> None:
+    (deployment,) = _documents(K8S / "agents.yaml")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
+    assert container["args"][:3] == ["control-plane", "agents", "run"]
+    (agent_secrets,) = [
+        d
+        for d in _documents(K8S / "secrets.example.yaml")
+        if d["metadata"]["name"] == "agent-secrets"  # type: ignore[index]
+    ]
+    assert set(agent_secrets["stringData"]) == {  # type: ignore[call-overload]
+        "CONTROL_PLANE_AGENTS__LIVEKIT_API_KEY",
+        "CONTROL_PLANE_AGENTS__LIVEKIT_API_SECRET",
+        "CONTROL_PLANE_DATABASE__URL",
+        "CONTROL_PLANE_KEYS__WORKER_CREDENTIAL_KEY",
+    }
