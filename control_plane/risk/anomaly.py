@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam
@@ -104,27 +105,48 @@ async def risk_score(
     ``auth_time`` when its ``amr`` has an MFA method); a lock never is. One indexed read
     (subject, created_at) that finds nothing for almost every caller.
     """
-    scores = await risk_scores(tx, mfa_since={subject_id: mfa_since}, now=now)
-    return scores[subject_id]
+    findings = await risk_findings(tx, subject_ids=[subject_id], now=now)
+    return score_of(findings.get(subject_id, ()), mfa_since=mfa_since)
 
 
-async def risk_scores(
-    tx: AsyncSession, *, mfa_since: Mapping[str, datetime | None], now: datetime
-) -> dict[str, int]:
-    """``risk_score`` of several subjects (keyed by subject id) with one read."""
-    scores = dict.fromkeys(mfa_since, 0)
-    if not scores:
-        return scores
+@dataclass(frozen=True, slots=True)
+class RiskFinding:
+    """A step-up or lock anomaly of the last hour, as the risk score weighs it."""
+
+    severity: Severity
+    response: str
+    created_at: datetime
+
+
+async def risk_findings(
+    tx: AsyncSession, *, subject_ids: Sequence[str], now: datetime
+) -> dict[str, list[RiskFinding]]:
+    """The findings ``risk_score`` weighs, for several subjects with one read (each
+    caller's score is then ``score_of`` with that caller's own MFA login time)."""
+    found: dict[str, list[RiskFinding]] = {}
+    if not subject_ids:
+        return found
     connection = await tx.connection()
-    rows = (
-        await connection.execute(
-            _RISK_QUERY, {"subject_ids": list(scores), "since": now - RISK_WINDOW}
-        )
-    ).all()
+    rows = await connection.execute(
+        _RISK_QUERY, {"subject_ids": sorted(set(subject_ids)), "since": now - RISK_WINDOW}
+    )
     for subject_id, severity, response, created_at in rows:
-        if not _is_stepped_up(response, created_at, mfa_since[subject_id]):
-            scores[subject_id] = max(scores[subject_id], SEVERITY_SCORE[Severity(severity)])
-    return scores
+        found.setdefault(subject_id, []).append(
+            RiskFinding(Severity(severity), response, created_at)
+        )
+    return found
+
+
+def score_of(findings: Iterable[RiskFinding], *, mfa_since: datetime | None) -> int:
+    """The highest finding a multi-factor login at ``mfa_since`` has not stepped up."""
+    return max(
+        (
+            SEVERITY_SCORE[f.severity]
+            for f in findings
+            if not _is_stepped_up(f.response, f.created_at, mfa_since)
+        ),
+        default=0,
+    )
 
 
 def _is_stepped_up(response: str, created_at: datetime, mfa_since: datetime | None) -> bool:

@@ -40,7 +40,7 @@ from control_plane.clock import as_utc
 from control_plane.errors import ControlPlaneError
 from control_plane.identity.service import ensure_subjects
 from control_plane.livekit.errors import LiveKitUnavailable
-from control_plane.risk.anomaly import mfa_login_time, risk_scores
+from control_plane.risk.anomaly import RiskFinding, mfa_login_time, risk_findings, score_of
 from control_plane.sessions.errors import MintUnavailable, SessionEnded, SessionNotFound
 from control_plane.sessions.tables import SessionMember, VoiceSession
 from control_plane.sessions.types import Caller, JoinGrant, JoinServices
@@ -93,7 +93,9 @@ class _Session:
 class _Facts:
     sessions: Mapping[str, _Session]
     statuses: Mapping[str, str]
-    risks: Mapping[str, int]
+    risks: Mapping[str, list[RiskFinding]]
+    """By subject; a request's score weighs them with its own caller's MFA login time
+    (two requests of one subject may come from different logins)."""
 
 
 async def _load_sessions(
@@ -132,9 +134,7 @@ async def _load_facts(tx: AsyncSession, requests: Sequence[JoinRequest]) -> _Fac
     return _Facts(
         sessions=await _load_sessions(tx, ids, now) if ids else {},
         statuses=await ensure_subjects(tx, principals=principals, now=now),
-        risks=await risk_scores(
-            tx, mfa_since={p.subject_id: mfa_login_time(p) for p in principals}, now=now
-        ),
+        risks=await risk_findings(tx, subject_ids=[p.subject_id for p in principals], now=now),
     )
 
 
@@ -157,7 +157,8 @@ def _plan(request: JoinRequest, facts: _Facts) -> PlannedMint | AuditEvent | Con
     caller = request.caller
     subject_id = caller.principal.subject_id
     principal = cedar_principal(caller.principal, subject_status=facts.statuses[subject_id])
-    context = _context(facts.risks[subject_id], request.services, request.ttl)
+    risk = score_of(facts.risks.get(subject_id, ()), mfa_since=mfa_login_time(caller.principal))
+    context = _context(risk, request.services, request.ttl)
     decisions = decide_many(
         request.services.policies,
         [AuthzRequest(principal, action, session.resource, context) for action in JOIN_ACTIONS],

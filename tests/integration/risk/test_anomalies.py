@@ -115,6 +115,12 @@ async def test_mint_rate_step_up_refuses_media_until_an_mfa_login(
         admin = await app.client.get("/v1/anomalies", headers=await _bearer(harness_env, "adam"))
         assert admin.status_code == 200
         assert admin.json()["items"] == []
+        # Refreshes minted together weigh the risk with each caller's own login: a batch
+        # holding the same subject's MFA and plain logins answers each on its own.
+        mixed = await asyncio.gather(
+            *(app.client.post(token_path, json={}, headers=h) for h in (alice, stepped_up) * 2)
+        )
+        assert [r.status_code for r in mixed] == [403, 200, 403, 200], [r.text for r in mixed]
 
 
 async def test_session_fanout_lock_locks_the_subject(
