@@ -47,7 +47,6 @@ from control_plane.livekit.remediation import (
 from control_plane.livekit.tables import Participation
 from control_plane.livekit.types import ParticipantView
 from control_plane.risk.anomaly import raise_anomaly
-from control_plane.sessions.tenancy import room_session
 from control_plane.store.engine import insert_new
 from control_plane.tokens.service import list_ledger_for_identity
 
@@ -118,15 +117,16 @@ async def gather_join_facts(
     tx: AsyncSession,
     *,
     room: str,
+    session: RowMapping | None,
     participant: ParticipantView,
     joined_at: datetime,
     dispatch_jobs: DispatchJobs | None,
     now: datetime,
 ) -> JoinFacts:
     """Everything ``explain_join`` needs, read in the caller's transaction (Core reads:
-    this runs for every join)."""
+    this runs for every join). ``session``: the room's, as ``record_for_room`` read it in
+    this transaction."""
     identity = base_identity(participant.identity)
-    session = await room_session(tx, room)
     session_fact = (
         SessionFact(
             session_id=str(session["id"]),
@@ -259,6 +259,7 @@ async def audit_join(
     tx: AsyncSession,
     *,
     room: str,
+    session: RowMapping | None,
     participant: ParticipantView,
     joined_at: datetime,
     source: str,
@@ -275,6 +276,7 @@ async def audit_join(
     facts = await gather_join_facts(
         tx,
         room=room,
+        session=session,
         participant=participant,
         joined_at=joined_at,
         dispatch_jobs=dispatch_jobs,
@@ -338,6 +340,7 @@ async def close_participation(
     tx: AsyncSession,
     *,
     room: str,
+    session: RowMapping | None,
     participant: ParticipantView,
     joined_at: datetime,
     left_at: datetime,
@@ -355,6 +358,7 @@ async def close_participation(
         await audit_join(
             tx,
             room=room,
+            session=session,
             participant=participant,
             joined_at=joined_at,
             source="webhook",

@@ -134,7 +134,7 @@ async def handle_event(
     room's tenant's (one unit of work per event)."""
     kind = message.event
     room = message.room.name if message.HasField("room") else ""
-    await record_for_room(tx, room)
+    session = await record_for_room(tx, room)
     if kind in PARTICIPANT_EVENTS and message.HasField("participant"):
         info = message.participant
         view = participant_view(info)
@@ -143,6 +143,7 @@ async def handle_event(
             row = await audit_join(
                 tx,
                 room=room,
+                session=session,
                 participant=view,
                 joined_at=joined_at,
                 source="webhook",
@@ -160,6 +161,7 @@ async def handle_event(
         outcome = await close_participation(
             tx,
             room=room,
+            session=session,
             participant=view,
             joined_at=joined_at,
             left_at=created_at,

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -75,6 +76,7 @@ async def _reconcile_participant(
     tx: AsyncSession,
     *,
     room: str,
+    session: RowMapping | None,
     participant: ParticipantView,
     dispatch_jobs: DispatchJobs | None,
     settings: AuditSettings,
@@ -87,6 +89,7 @@ async def _reconcile_participant(
             await audit_join(
                 tx,
                 room=room,
+                session=session,
                 participant=participant,
                 joined_at=_joined_at(participant, now),
                 source="reconciler",
@@ -243,7 +246,7 @@ async def reconcile_rooms(
             if not await try_lease(await tx.connection(), room_lease_key(room)):
                 continue
             report.rooms += 1
-            await record_for_room(tx, room)  # one unit of work per room
+            session = await record_for_room(tx, room)  # one unit of work per room
             if participants is None:  # LiveKit closed the room and room_finished was lost
                 await end_session_for_room(
                     tx, room=room, reason="room no longer exists", now=now, wake=settings.wake
@@ -256,6 +259,7 @@ async def reconcile_rooms(
                 await _reconcile_participant(
                     tx,
                     room=room,
+                    session=session,
                     participant=participant,
                     dispatch_jobs=jobs,
                     settings=settings,

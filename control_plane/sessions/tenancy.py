@@ -17,9 +17,6 @@ from control_plane.sessions.tables import VoiceSession
 
 MAX_ROOM_NAME_LENGTH = 64
 _SESSIONS = VoiceSession.__table__  # type: ignore[attr-defined]
-_ROOM_TENANT = sa_select(_SESSIONS.c.tenant).where(_SESSIONS.c.room_name == bindparam("room"))
-
-
 _ROOM_SESSION = sa_select(
     _SESSIONS.c.id,
     _SESSIONS.c.room_name,
@@ -39,16 +36,10 @@ async def room_session(tx: AsyncSession, room: str) -> RowMapping | None:
     return (await connection.execute(_ROOM_SESSION, {"room": room})).mappings().first()
 
 
-async def room_tenant(tx: AsyncSession, room: str) -> str | None:
-    """The tenant of the session whose LiveKit room this is; None if it is not ours."""
-    if not room or len(room) > MAX_ROOM_NAME_LENGTH:
-        return None
-    connection = await tx.connection()
-    tenant = (await connection.execute(_ROOM_TENANT, {"room": room})).scalar_one_or_none()
-    return str(tenant) if tenant is not None else None
-
-
-async def record_for_room(tx: AsyncSession, room: str) -> None:
+async def record_for_room(tx: AsyncSession, room: str) -> RowMapping | None:
     """The records this unit of work appends from now on belong to ``room``'s tenant (set
-    once per unit of work that is about one room)."""
-    set_audit_tenant(tx, await room_tenant(tx, room))
+    once per unit of work that is about one room). Returns the room's session as
+    ``room_session`` reads it, for the unit of work's join facts (one read, not two)."""
+    session = await room_session(tx, room)
+    set_audit_tenant(tx, str(session["tenant"]) if session is not None else None)
+    return session
