@@ -1,11 +1,11 @@
 """Durable webhook intake: verified events are stored once, then acknowledged.
 
 Each request waits until its event is committed (a 2xx means durable), but requests
-share commits: a single writer task takes whatever is pending and stores it in one
-transaction (``INSERT ... ON CONFLICT DO NOTHING``, so a duplicate id is a no-op). Under
-load that turns N commits into one without delaying a lone request. Processing is not
-done here: the writer hands the new ids to ``on_stored`` (the in-process queue) after
-commit, so a slow LiveKit API or audit chain never delays the acknowledgement.
+share commits (``store.group_commit``): whatever is pending is stored in one transaction
+(``INSERT ... ON CONFLICT DO NOTHING``, so a duplicate id is a no-op). Under load that
+turns N commits into one without delaying a lone request. Processing is not done here:
+the new ids go to ``on_stored`` (the in-process queue) after commit, so a slow LiveKit
+API or audit chain never delays the acknowledgement.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from control_plane.errors import ControlPlaneError
 from control_plane.livekit.errors import WebhookStoreUnavailable
 from control_plane.livekit.tables import WebhookEvent
 from control_plane.livekit.webhook import VerifiedWebhook
-from control_plane.logs import get_logger
 from control_plane.store.engine import insert_new
-from control_plane.store.uow import unit_of_work
+from control_plane.store.group_commit import GroupCommit
 
-_log = get_logger("control_plane.livekit.intake")
 MAX_BATCH = 256
 STORE_TIMEOUT_SECONDS = 10.0
 # "Busy" = deliveries arriving at 200/s or more (a rate decayed over 0.1 s), so the few
@@ -66,14 +66,17 @@ class WebhookIntake:
         max_batch: int = MAX_BATCH,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._engine = engine
         self._monotonic = monotonic
         self._on_stored = on_stored
-        self._max_batch = max_batch
-        self._pending: list[tuple[dict[str, object], asyncio.Future[bool]]] = []
-        self._work = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._writer: GroupCommit[dict[str, object], bool] = GroupCommit(
+            engine,
+            _store_rows,
+            name="livekit.webhook_intake",
+            unavailable=WebhookStoreUnavailable,
+            max_batch=max_batch,
+            wait_seconds=STORE_TIMEOUT_SECONDS,
+            committed=self._announce,
+        )
         self._rate = 0.0
         self._rate_at = 0.0
         self._in_flight = 0
@@ -122,25 +125,17 @@ class WebhookIntake:
         await self.give_way()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="livekit.webhook_intake")
+        self._writer.start()
 
     async def stop(self) -> None:
         """Store what is pending, then stop the writer."""
-        self._closing = True
-        self._work.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._writer.stop()
 
     async def store(self, webhook: VerifiedWebhook, *, received_at: datetime) -> StoreResult:
         """Return once the event is committed (``is_new`` False for a duplicate id).
 
         Raises ``WebhookStoreUnavailable`` (503, so LiveKit retries) if it cannot be.
         """
-        if self._closing or self._task is None:
-            raise WebhookStoreUnavailable()
         self._note_arrival()
         row: dict[str, object] = {
             "id": webhook.id,
@@ -153,53 +148,34 @@ class WebhookIntake:
             "attempts": 0,
             "last_error": "",
         }
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((row, future))
-        self._work.set()
-        try:
-            async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
-                is_new = await future
-        except TimeoutError as exc:
-            raise WebhookStoreUnavailable() from exc
+        is_new = await self._writer.submit(row)
         return StoreResult(event_id=webhook.id, is_new=is_new)
 
-    async def _run(self) -> None:
-        while True:
-            await self._work.wait()
-            self._work.clear()
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                await self._write(batch)
-            if self._closing:
-                return
+    def _announce(
+        self, rows: Sequence[dict[str, object]], results: Sequence[bool | ControlPlaneError]
+    ) -> None:
+        stored = [
+            str(row["id"]) for row, is_new in zip(rows, results, strict=True) if is_new is True
+        ]
+        if stored:
+            self._on_stored(stored)
 
-    async def _write(self, batch: list[tuple[dict[str, object], asyncio.Future[bool]]]) -> None:
-        rows: dict[str, dict[str, object]] = {}
-        for row, _ in batch:
-            rows.setdefault(str(row["id"]), row)  # the same id twice in one batch
-        try:
-            async with unit_of_work(self._engine) as tx:
-                inserted = await insert_new(
-                    await tx.connection(),
-                    WebhookEvent.__table__,  # type: ignore[attr-defined]
-                    list(rows.values()),
-                    key="id",
-                )
-        except Exception as exc:  # the store failed: every waiter gets a 503, LiveKit retries
-            _log.error(
-                "livekit.webhook_store_failed", error_code=type(exc).__name__, count=len(batch)
-            )
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(WebhookStoreUnavailable())
-            return
-        claimed: set[str] = set()
-        for row, future in batch:
-            event_id = str(row["id"])
-            is_new = event_id in inserted and event_id not in claimed
-            claimed.add(event_id)
-            if not future.done():
-                future.set_result(is_new)
-        if inserted:
-            self._on_stored([str(i) for i in inserted])
+
+async def _store_rows(tx: AsyncSession, rows: Sequence[dict[str, object]]) -> list[bool]:
+    """Insert the batch's new events; True for each row that is the first of its id."""
+    unique: dict[str, dict[str, object]] = {}
+    for row in rows:
+        unique.setdefault(str(row["id"]), row)  # the same id twice in one batch
+    inserted = await insert_new(
+        await tx.connection(),
+        WebhookEvent.__table__,  # type: ignore[attr-defined]
+        list(unique.values()),
+        key="id",
+    )
+    claimed: set[str] = set()
+    results = []
+    for row in rows:
+        event_id = str(row["id"])
+        results.append(event_id in inserted and event_id not in claimed)
+        claimed.add(event_id)
+    return results

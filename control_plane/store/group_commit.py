@@ -39,6 +39,8 @@ STORE_DOWN = (OperationalError, InterfaceError, TimeoutError, OSError)
 WAIT_SECONDS = 10.0
 
 WriteBatch = Callable[[AsyncSession, Sequence[J]], Awaitable[Sequence[R | ControlPlaneError]]]
+Committed = Callable[[Sequence[J], Sequence[R | ControlPlaneError]], None]
+"""Told of each batch once it has committed, before its submitters are answered."""
 
 
 class GroupCommit(Generic[J, R]):
@@ -54,9 +56,11 @@ class GroupCommit(Generic[J, R]):
         unavailable: Callable[[], ControlPlaneError],
         max_batch: int = MAX_BATCH,
         wait_seconds: float = WAIT_SECONDS,
+        committed: Committed[J, R] | None = None,
     ) -> None:
         self._engine = engine
         self._write_batch = write
+        self._committed = committed
         self._name = name
         self._unavailable = unavailable
         self._max_batch = max_batch
@@ -133,6 +137,8 @@ class GroupCommit(Generic[J, R]):
             results = await self._write_batch(tx, jobs)
             if len(results) != len(jobs):
                 raise RuntimeError("a batch writer must return one result per job")
+        if self._committed is not None:
+            self._committed(jobs, results)
         return results
 
 

@@ -203,3 +203,26 @@ async def test_a_store_that_is_down_fails_the_whole_batch_at_once(engine: AsyncE
         assert await committer.submit(4) == 16  # and the next batch is written as usual
     finally:
         await committer.stop()
+
+
+async def test_a_committed_batch_is_announced_before_its_submitters_hear(
+    engine: AsyncEngine,
+) -> None:
+    writer = Writer()
+    announced: list[tuple[list[int], list[object]]] = []
+
+    def committed(jobs: Sequence[int], results: Sequence[int | ControlPlaneError]) -> None:
+        announced.append((list(jobs), list(results)))
+
+    committer: GroupCommit[int, int] = GroupCommit(
+        engine, writer, name="t", unavailable=Down, committed=committed
+    )
+    committer.start()
+    try:
+        assert await committer.submit(5) == 25
+        assert announced == [([5], [25])]
+        with pytest.raises(Down):
+            await committer.submit(99)  # the store is down: nothing committed, nothing told
+        assert len(announced) == 1
+    finally:
+        await committer.stop()
