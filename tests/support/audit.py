@@ -12,8 +12,10 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_plane.audit.service import append_audit
+from control_plane.audit.service import append_audit, write_checkpoint
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
+from control_plane.audit.verify import VerifyReport, verify_audit
+from control_plane.crypto.keyring import KeyRing
 from control_plane.store.uow import unit_of_work
 from tests.support.app import REPO
 
@@ -58,6 +60,50 @@ async def append_events(
                 event=make_event(f"event {i}", tenant=tenant, actor=actor),
                 now=start + step * i,
             )
+
+
+async def verify_chain(engine: AsyncEngine, keys: KeyRing) -> VerifyReport:
+    """The whole chain verified in one transaction with the ring's trusted keys."""
+    async with unit_of_work(engine) as tx:
+        return await verify_audit(
+            tx,
+            public_key=keys.audit_public_key,
+            previous_public_keys=keys.previous_audit_public_keys,
+        )
+
+
+async def sign_chain(engine: AsyncEngine, keys: KeyRing, now: datetime) -> int:
+    """A checkpoint over the chain as it is, signed with the ring's key; its id."""
+    async with unit_of_work(engine) as tx:
+        written = await write_checkpoint(tx, key=keys.audit_signing_key, now=now)
+    assert written is not None
+    assert written.id is not None
+    return written.id
+
+
+async def fail_audit_inserts(engine: AsyncEngine) -> None:
+    """From now on every audit record insert fails ("audit store down"), on either backend."""
+    async with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            await connection.execute(
+                text(
+                    "CREATE TRIGGER audit_down BEFORE INSERT ON audit_record "
+                    "BEGIN SELECT RAISE(ABORT, 'audit store down'); END"
+                )
+            )
+            return
+        await connection.execute(
+            text(
+                "CREATE FUNCTION audit_down() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'audit store down'; END $$ LANGUAGE plpgsql"
+            )
+        )
+        await connection.execute(
+            text(
+                "CREATE TRIGGER audit_down BEFORE INSERT ON audit_record "
+                "FOR EACH ROW EXECUTE FUNCTION audit_down()"
+            )
+        )
 
 
 async def execute_sql(engine: AsyncEngine, sql: str, **params: object) -> None:

@@ -12,9 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from control_plane.audit.service import write_checkpoint
 from control_plane.audit.tables import AuditRecord
-from control_plane.audit.verify import VerifyReport, verify_audit
 from control_plane.config import KeySettings
 from control_plane.crypto.keyring import (
     PREVIOUS_AUDIT_KEYS_FILE,
@@ -24,7 +22,7 @@ from control_plane.crypto.keyring import (
     public_key_text,
 )
 from control_plane.store.uow import unit_of_work
-from tests.support.audit import CliTarget, append_events, run_cli
+from tests.support.audit import CliTarget, append_events, run_cli, sign_chain, verify_chain
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -33,23 +31,6 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def _reload(cli: CliTarget) -> KeyRing:
     return load_key_ring(KeySettings(), cli.key_dir, is_development=True)
-
-
-async def _verify(engine: AsyncEngine, keys: KeyRing) -> VerifyReport:
-    async with unit_of_work(engine) as tx:
-        return await verify_audit(
-            tx,
-            public_key=keys.audit_public_key,
-            previous_public_keys=keys.previous_audit_public_keys,
-        )
-
-
-async def _sign(engine: AsyncEngine, keys: KeyRing, now: datetime) -> int:
-    async with unit_of_work(engine) as tx:
-        written = await write_checkpoint(tx, key=keys.audit_signing_key, now=now)
-    assert written is not None
-    assert written.id is not None
-    return written.id
 
 
 async def test_rotation_keeps_old_checkpoints_verifying_and_signs_with_the_new_key(
@@ -68,14 +49,16 @@ async def test_rotation_keeps_old_checkpoints_verifying_and_signs_with_the_new_k
         keys.audit_public_key
     )
     await append_events(engine, 3, start=T0 + timedelta(minutes=1))
-    await _sign(engine, new_keys, T0 + timedelta(minutes=2))
-    report = await _verify(engine, new_keys)
+    await sign_chain(engine, new_keys, T0 + timedelta(minutes=2))
+    report = await verify_chain(engine, new_keys)
     assert report.is_intact, report
     assert report.checkpoints_checked == 2
     verified = await run_cli(cli, "audit", "verify")
     assert verified.exit_code == 0, verified.stdout
     # Without the retired key, its checkpoint is unknown.
-    report = await _verify(engine, dataclasses.replace(new_keys, previous_audit_public_keys=()))
+    report = await verify_chain(
+        engine, dataclasses.replace(new_keys, previous_audit_public_keys=())
+    )
     assert report.checkpoint_problem is not None
     assert report.checkpoint_problem.reason == "signed by an unknown key"
 
@@ -87,11 +70,11 @@ async def test_a_retired_key_cannot_vouch_after_its_successor_signed(
     assert (await run_cli(cli, "keys", "rotate-audit-key")).exit_code == 0
     new_keys = _reload(cli)
     await append_events(engine, 2, start=T0 + timedelta(minutes=1))
-    await _sign(engine, new_keys, T0 + timedelta(minutes=2))
+    await sign_chain(engine, new_keys, T0 + timedelta(minutes=2))
     # Someone holding the retired private key signs the chain again.
     await append_events(engine, 2, start=T0 + timedelta(minutes=3))
-    forged = await _sign(engine, keys, T0 + timedelta(minutes=4))
-    report = await _verify(engine, new_keys)
+    forged = await sign_chain(engine, keys, T0 + timedelta(minutes=4))
+    report = await verify_chain(engine, new_keys)
     assert report.checkpoint_problem is not None
     assert report.checkpoint_problem.checkpoint_id == forged
     assert "retired key" in report.checkpoint_problem.reason

@@ -20,58 +20,47 @@ from control_plane.audit.service import (
     write_checkpoint,
 )
 from control_plane.audit.tables import AuditCheckpoint
-from control_plane.audit.verify import VerifyReport, verify_audit
 from control_plane.config import AuditSettings
 from control_plane.crypto.keyring import KeyRing
 from control_plane.store.engine import create_engine
 from control_plane.store.uow import unit_of_work
-from tests.support.audit import append_events, execute_sql
+from tests.support.audit import append_events, execute_sql, sign_chain, verify_chain
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-async def _verify(engine: AsyncEngine, keys: KeyRing) -> VerifyReport:
-    async with unit_of_work(engine) as tx:
-        return await verify_audit(tx, public_key=keys.audit_public_key)
-
-
-async def _checkpoint(engine: AsyncEngine, keys: KeyRing, now: datetime) -> None:
-    async with unit_of_work(engine) as tx:
-        assert await write_checkpoint(tx, key=keys.audit_signing_key, now=now) is not None
-
-
 async def test_purged_prefix_still_verifies_and_keeps_verifying(
     engine: AsyncEngine, keys: KeyRing
 ) -> None:
     await append_events(engine, 10, start=T0, step=timedelta(days=1))  # days 0..9
-    await _checkpoint(engine, keys, T0 + timedelta(days=10))
+    await sign_chain(engine, keys, T0 + timedelta(days=10))
     async with unit_of_work(engine) as tx:
         purge = await purge_audit_records(
             tx, before=T0 + timedelta(days=6), now=T0 + timedelta(days=10)
         )
     assert purge is not None
     assert (purge.count, purge.through_seq, purge.record_seq) == (6, 6, 11)
-    report = await _verify(engine, keys)
+    report = await verify_chain(engine, keys)
     assert report.is_intact, report
     assert (report.first_seq, report.head_seq, report.anchor) == (7, 11, "retention")
     # The checkpoint after the purge signs the new start; a second purge takes the first
     # purge record with it and the second one vouches for the new start.
     await append_events(engine, 3, start=T0 + timedelta(days=11))
-    await _checkpoint(engine, keys, T0 + timedelta(days=12))
+    await sign_chain(engine, keys, T0 + timedelta(days=12))
     async with unit_of_work(engine) as tx:
         again = await purge_audit_records(
             tx, before=T0 + timedelta(days=11, hours=1), now=T0 + timedelta(days=12)
         )
     assert again is not None
     assert (again.through_seq, again.count, again.record_seq) == (14, 8, 15)
-    report = await _verify(engine, keys)
+    report = await verify_chain(engine, keys)
     assert report.is_intact, report
     assert (report.first_seq, report.head_seq, report.anchor) == (15, 15, "retention")
     await append_events(engine, 1, start=T0 + timedelta(days=13))
-    await _checkpoint(engine, keys, T0 + timedelta(days=13))
-    assert (await _verify(engine, keys)).is_intact
+    await sign_chain(engine, keys, T0 + timedelta(days=13))
+    assert (await verify_chain(engine, keys)).is_intact
 
 
 async def test_purge_waits_for_a_checkpoint(engine: AsyncEngine) -> None:
@@ -84,14 +73,14 @@ async def test_prefix_deleted_without_the_purge_path_is_found(
     engine: AsyncEngine, keys: KeyRing
 ) -> None:
     await append_events(engine, 10, start=T0)
-    await _checkpoint(engine, keys, T0 + timedelta(minutes=1))
+    await sign_chain(engine, keys, T0 + timedelta(minutes=1))
     await append_events(engine, 10, start=T0 + timedelta(minutes=2))
-    await _checkpoint(engine, keys, T0 + timedelta(minutes=3))
+    await sign_chain(engine, keys, T0 + timedelta(minutes=3))
     # Truncation exactly at a checkpoint boundary: the link of record 11 is signed (as the
     # head of the first checkpoint), but no checkpoint or purge record says the chain
     # starts there.
     await execute_sql(engine, "DELETE FROM audit_record WHERE seq <= 10")
-    report = await _verify(engine, keys)
+    report = await verify_chain(engine, keys)
     assert report.chain_break is not None
     assert report.chain_break.seq == 11
     assert "no retention record" in report.chain_break.reason
@@ -122,7 +111,7 @@ async def test_checkpoint_job_signs_when_due_and_not_before(
     assert await step(T0 + timedelta(seconds=400)) == 4  # the interval passed
     await append_events(engine, 5, start=T0)
     assert await step(T0 + timedelta(seconds=401)) == 9  # enough records piled up
-    assert (await _verify(engine, keys)).is_intact
+    assert (await verify_chain(engine, keys)).is_intact
 
 
 async def test_checkpoint_job_on_two_replicas_signs_once(audit_db: str, keys: KeyRing) -> None:
@@ -175,7 +164,7 @@ async def test_a_prefix_from_another_start_is_not_trusted(
     engine: AsyncEngine, keys: KeyRing
 ) -> None:
     await append_events(engine, 12, start=T0)
-    await _checkpoint(engine, keys, T0)
+    await sign_chain(engine, keys, T0)
     await append_events(engine, 6, start=T0)
     await execute_sql(engine, "UPDATE audit_record SET reason = 'rewritten' WHERE seq = 15")
     async with unit_of_work(engine) as tx:

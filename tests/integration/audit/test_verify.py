@@ -11,28 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control_plane.audit.chain import record_hash
 from control_plane.audit.service import AuditChainBroken, write_checkpoint
 from control_plane.audit.tables import AuditRecord
-from control_plane.audit.verify import VerifyReport, verify_audit
 from control_plane.crypto.keyring import KeyRing
 from control_plane.store.uow import unit_of_work
-from tests.support.audit import CliTarget, append_events, execute_sql, run_cli
+from tests.support.audit import (
+    CliTarget,
+    append_events,
+    execute_sql,
+    run_cli,
+    sign_chain,
+    verify_chain,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 _RECORDS = AuditRecord.__table__  # type: ignore[attr-defined]
-
-
-async def _verify(engine: AsyncEngine, keys: KeyRing) -> VerifyReport:
-    async with unit_of_work(engine) as tx:
-        return await verify_audit(tx, public_key=keys.audit_public_key)
-
-
-async def _checkpoint(engine: AsyncEngine, keys: KeyRing, now: datetime = T0) -> int:
-    async with unit_of_work(engine) as tx:
-        written = await write_checkpoint(tx, key=keys.audit_signing_key, now=now)
-    assert written is not None
-    assert written.id is not None
-    return written.id
 
 
 async def _rehash_from(engine: AsyncEngine, seq: int) -> None:
@@ -57,10 +50,10 @@ async def _rehash_from(engine: AsyncEngine, seq: int) -> None:
 
 async def test_intact_chain_with_checkpoints_verifies(engine: AsyncEngine, keys: KeyRing) -> None:
     await append_events(engine, 20, start=T0)
-    await _checkpoint(engine, keys)
+    await sign_chain(engine, keys, T0)
     await append_events(engine, 5, start=T0 + timedelta(minutes=1), tenant=None)
-    await _checkpoint(engine, keys, T0 + timedelta(minutes=2))
-    report = await _verify(engine, keys)
+    await sign_chain(engine, keys, T0 + timedelta(minutes=2))
+    report = await verify_chain(engine, keys)
     assert report.is_intact, report
     assert (report.first_seq, report.head_seq, report.records_checked) == (1, 25, 25)
     assert report.anchor == "genesis"
@@ -71,12 +64,12 @@ async def test_sql_update_of_one_row_is_named_by_the_cli(
     engine: AsyncEngine, keys: KeyRing, cli: CliTarget
 ) -> None:
     await append_events(engine, 12, start=T0)
-    await _checkpoint(engine, keys)
+    await sign_chain(engine, keys, T0)
     ok = await run_cli(cli, "audit", "verify")
     assert ok.exit_code == 0, ok.stderr
     assert "OK:" in ok.stdout
     await execute_sql(engine, "UPDATE audit_record SET reason = 'nothing to see' WHERE seq = 7")
-    report = await _verify(engine, keys)
+    report = await verify_chain(engine, keys)
     assert report.chain_break is not None
     assert report.chain_break.seq == 7
     assert "altered" in report.chain_break.reason
@@ -89,10 +82,10 @@ async def test_edited_row_with_recomputed_hashes_is_caught_by_the_checkpoint(
     engine: AsyncEngine, keys: KeyRing
 ) -> None:
     await append_events(engine, 10, start=T0)
-    checkpoint_id = await _checkpoint(engine, keys)
+    checkpoint_id = await sign_chain(engine, keys, T0)
     await execute_sql(engine, "UPDATE audit_record SET actor = 'someone_else' WHERE seq = 4")
     await _rehash_from(engine, 4)
-    report = await _verify(engine, keys)
+    report = await verify_chain(engine, keys)
     assert report.chain_break is None  # the links were recomputed...
     assert report.checkpoint_problem is not None  # ...but the signed head no longer matches
     assert report.checkpoint_problem.checkpoint_id == checkpoint_id
@@ -106,7 +99,7 @@ async def test_edited_row_with_recomputed_hashes_is_caught_by_the_checkpoint(
 async def test_deleted_row_mid_chain_is_named(engine: AsyncEngine, keys: KeyRing) -> None:
     await append_events(engine, 15, start=T0)
     await execute_sql(engine, "DELETE FROM audit_record WHERE seq = 9")
-    report = await _verify(engine, keys)
+    report = await verify_chain(engine, keys)
     assert report.chain_break is not None
     assert report.chain_break.seq == 9
     assert "missing" in report.chain_break.reason
@@ -116,14 +109,14 @@ async def test_forged_checkpoint_signature_is_found(
     engine: AsyncEngine, keys: KeyRing, cli: CliTarget
 ) -> None:
     await append_events(engine, 5, start=T0)
-    checkpoint_id = await _checkpoint(engine, keys)
+    checkpoint_id = await sign_chain(engine, keys, T0)
     await execute_sql(
         engine,
         "UPDATE audit_checkpoint SET signature = :sig WHERE id = :id",
         sig="ab" * 64,
         id=checkpoint_id,
     )
-    report = await _verify(engine, keys)
+    report = await verify_chain(engine, keys)
     assert report.checkpoint_problem is not None
     assert report.checkpoint_problem.checkpoint_id == checkpoint_id
     assert "signature" in report.checkpoint_problem.reason
@@ -136,9 +129,9 @@ async def test_checkpoint_claiming_a_later_head_finds_a_truncated_tail(
     engine: AsyncEngine, keys: KeyRing
 ) -> None:
     await append_events(engine, 10, start=T0)
-    await _checkpoint(engine, keys)
+    await sign_chain(engine, keys, T0)
     await execute_sql(engine, "DELETE FROM audit_record WHERE seq > 7")
-    report = await _verify(engine, keys)
+    report = await verify_chain(engine, keys)
     assert report.checkpoint_problem is not None
     assert "missing" in report.checkpoint_problem.reason
     assert report.checkpoint_problem.head_seq == 10

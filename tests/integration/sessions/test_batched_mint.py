@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from sqlalchemy import func, text, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from control_plane.audit.tables import AuditRecord
@@ -20,6 +20,7 @@ from control_plane.sessions.tables import VoiceSession
 from control_plane.store.uow import unit_of_work
 from control_plane.tokens.tables import MintLedger
 from tests.support.app import RunningApp
+from tests.support.audit import fail_audit_inserts
 from tests.support.harness import HarnessEnv
 from tests.support.idp import get_access_token
 
@@ -155,28 +156,7 @@ async def test_a_store_failure_during_a_refresh_means_no_token_and_503(
     alice = _bearer(harness_env, "alice")
     session = await _create(live_app, alice)
     before = await _ledger_count(live_app)
-    async with unit_of_work(live_app.state.engine) as tx:
-        connection = await tx.connection()
-        if connection.dialect.name == "sqlite":
-            await connection.execute(
-                text(
-                    "CREATE TRIGGER audit_down BEFORE INSERT ON audit_record "
-                    "BEGIN SELECT RAISE(ABORT, 'audit store down'); END"
-                )
-            )
-        else:
-            await connection.execute(
-                text(
-                    "CREATE FUNCTION audit_down() RETURNS trigger AS $$ BEGIN "
-                    "RAISE EXCEPTION 'audit store down'; END $$ LANGUAGE plpgsql"
-                )
-            )
-            await connection.execute(
-                text(
-                    "CREATE TRIGGER audit_down BEFORE INSERT ON audit_record "
-                    "FOR EACH ROW EXECUTE FUNCTION audit_down()"
-                )
-            )
+    await fail_audit_inserts(live_app.state.engine)
     responses = await asyncio.gather(
         *(_refresh(live_app, session["session_id"], alice, f"down-{n}") for n in range(5))
     )

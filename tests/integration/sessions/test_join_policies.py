@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from livekit import api, rtc
-from sqlalchemy import text
 from sqlmodel import select
 
 from control_plane.store.uow import unit_of_work
 from control_plane.tokens.tables import MintLedger
 from tests.support.app import RunningApp
+from tests.support.audit import fail_audit_inserts
 from tests.support.harness import HarnessEnv
 from tests.support.idp import get_access_token
 from tests.support.rtc import connect, is_video_publish_refused, publish_audio, publish_video
@@ -175,28 +175,7 @@ async def test_audit_write_failure_means_no_token_and_503(
     live_app: RunningApp, harness_env: HarnessEnv
 ) -> None:
     headers = _auth(harness_env, "alice")
-    async with unit_of_work(live_app.state.engine) as tx:
-        connection = await tx.connection()
-        if connection.dialect.name == "sqlite":
-            await connection.execute(
-                text(
-                    "CREATE TRIGGER audit_down BEFORE INSERT ON audit_record "
-                    "BEGIN SELECT RAISE(ABORT, 'audit store down'); END"
-                )
-            )
-        else:
-            await connection.execute(
-                text(
-                    "CREATE FUNCTION audit_down() RETURNS trigger AS $$ BEGIN "
-                    "RAISE EXCEPTION 'audit store down'; END $$ LANGUAGE plpgsql"
-                )
-            )
-            await connection.execute(
-                text(
-                    "CREATE TRIGGER audit_down BEFORE INSERT ON audit_record "
-                    "FOR EACH ROW EXECUTE FUNCTION audit_down()"
-                )
-            )
+    await fail_audit_inserts(live_app.state.engine)
     response = await live_app.client.post("/v1/sessions", json={}, headers=headers)
     assert response.status_code == 503
     assert "token" not in response.json()
