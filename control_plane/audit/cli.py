@@ -180,18 +180,6 @@ def export(
     )
 
 
-def _write_key_files(key_dir: Path, files: dict[str, str]) -> None:
-    """Replace each key file atomically (mode 0600)."""
-    import os
-
-    for name, text in files.items():
-        tmp = key_dir / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, key_dir / name)
-
-
 def rotate_audit_key() -> None:
     """Embedded mode: sign the chain with the current audit key, then replace the key.
 
@@ -214,6 +202,7 @@ def rotate_audit_key() -> None:
     from control_plane.clock import utc_now
     from control_plane.crypto.keyring import (
         PREVIOUS_AUDIT_KEYS_FILE,
+        install_key_files,
         public_key_id,
         public_key_text,
     )
@@ -237,7 +226,7 @@ def rotate_audit_key() -> None:
             if written is not None:
                 await witness(settings.witness_file, written)
             retired = [public_key_text(k) for k in keys.previous_audit_public_keys]
-            _write_key_files(
+            install_key_files(
                 settings.key_dir,
                 {
                     PREVIOUS_AUDIT_KEYS_FILE: "".join(

@@ -16,7 +16,6 @@ Two ways to run it:
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -33,14 +32,11 @@ def _read_key(path: Path) -> bytes:
 
 def _install(key_dir: Path, new_kek: bytes, old_kek: bytes) -> None:
     """Atomically make ``new_kek`` the key file and keep the old one as kek.previous."""
-    from control_plane.crypto.keyring import PREVIOUS_KEK_FILE
+    from control_plane.crypto.keyring import PREVIOUS_KEK_FILE, install_key_files
 
-    for name, value in ((PREVIOUS_KEK_FILE, old_kek), ("kek", new_kek)):
-        tmp = key_dir / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(value.hex() + "\n")
-        os.replace(tmp, key_dir / name)
+    install_key_files(
+        key_dir, {PREVIOUS_KEK_FILE: old_kek.hex() + "\n", "kek": new_kek.hex() + "\n"}
+    )
 
 
 def rotate_kek(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,6 +134,21 @@ def _b64(text: str) -> bytes:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, TypeError) as exc:
         raise ValueError(str(exc)) from exc
+
+
+def install_key_files(key_dir: Path, files: Mapping[str, str]) -> None:
+    """Replace each named key file, in order, atomically and 0600 from its first byte
+    (key rotations: the retired key is kept before the new one is installed)."""
+    for name, text in files.items():
+        tmp = key_dir / f".{name}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            os.replace(tmp, key_dir / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def init_key_dir(key_dir: Path) -> list[str]:
