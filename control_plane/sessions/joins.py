@@ -29,8 +29,6 @@ from control_plane.authz.service import decide_many
 from control_plane.authz.types import (
     JOIN_ACTIONS,
     AuthzRequest,
-    RequestContext,
-    RiskLevel,
     SessionId,
     SessionResource,
     SubjectId,
@@ -138,13 +136,6 @@ async def _load_facts(tx: AsyncSession, requests: Sequence[JoinRequest]) -> _Fac
     )
 
 
-def _context(risk: int, services: JoinServices, ttl: timedelta) -> RequestContext:
-    level = RiskLevel.HIGH if risk >= services.high_risk_score else RiskLevel.LOW
-    return RequestContext(
-        risk_score=risk, risk_level=level, requested_ttl_s=int(ttl.total_seconds())
-    )
-
-
 def _plan(request: JoinRequest, facts: _Facts) -> PlannedMint | AuditEvent | ControlPlaneError:
     """A mint to record, a denial to record, or a refusal that records nothing."""
     if request.services.token_key is None:
@@ -158,7 +149,7 @@ def _plan(request: JoinRequest, facts: _Facts) -> PlannedMint | AuditEvent | Con
     subject_id = caller.principal.subject_id
     principal = cedar_principal(caller.principal, subject_status=facts.statuses[subject_id])
     risk = score_of(facts.risks.get(subject_id, ()), mfa_since=mfa_login_time(caller.principal))
-    context = _context(risk, request.services, request.ttl)
+    context = request.services.context(risk=risk, ttl_s=int(request.ttl.total_seconds()))
     decisions = decide_many(
         request.services.policies,
         [AuthzRequest(principal, action, session.resource, context) for action in JOIN_ACTIONS],

@@ -19,8 +19,6 @@ from control_plane.authz.types import (
     Action,
     AuthzRequest,
     PrincipalRef,
-    RequestContext,
-    RiskLevel,
     SessionId,
     SessionResource,
     SubjectId,
@@ -43,11 +41,6 @@ INVITE_TTL = timedelta(hours=1)
 def cedar_principal(caller: Caller, subject: Subject) -> PrincipalRef:
     """The Cedar view of a caller whose subject row is ``subject``."""
     return principal_ref(caller.principal, subject_status=subject.status)
-
-
-def _context(caller: Caller, services: JoinServices, ttl_s: int) -> RequestContext:
-    level = RiskLevel.HIGH if caller.risk_score >= services.high_risk_score else RiskLevel.LOW
-    return RequestContext(risk_score=caller.risk_score, risk_level=level, requested_ttl_s=ttl_s)
 
 
 async def session_resource(tx: AsyncSession, session: VoiceSession) -> SessionResource:
@@ -104,7 +97,7 @@ async def create_session(
             principal,
             Action.CREATE_SESSION,
             TenantResource(TenantId(caller.principal.tenant)),
-            _context(caller, services, 0),
+            services.context(risk=caller.risk_score),
         ),
     )
     await record_decisions(
@@ -246,7 +239,7 @@ async def create_invite(
             cedar_principal(caller, subject),
             Action.INVITE_PARTICIPANT,
             await session_resource(tx, session),
-            _context(caller, services, 0),
+            services.context(risk=caller.risk_score),
         ),
     )
     await record_decisions(

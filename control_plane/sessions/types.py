@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from control_plane.authz.engine import PolicySnapshot
+from control_plane.authz.types import RequestContext, RiskLevel
 from control_plane.config import LiveKitSettings, TokenSettings
 from control_plane.crypto.hs256 import Hs256Key
 from control_plane.identity.types import Principal
@@ -35,6 +36,11 @@ class JoinServices:
     token_settings: TokenSettings
     high_risk_score: int
     risk: RiskMonitor | None = None  # anomaly detection after each mint
+
+    def context(self, *, risk: int, ttl_s: int = 0) -> RequestContext:
+        """The Cedar context of a request at this risk score (high from high_risk_score)."""
+        level = RiskLevel.HIGH if risk >= self.high_risk_score else RiskLevel.LOW
+        return RequestContext(risk_score=risk, risk_level=level, requested_ttl_s=ttl_s)
 
 
 @dataclass(frozen=True)
