@@ -165,3 +165,21 @@ async def test_a_long_witness_file_is_checked_in_batches_naming_the_file_line(
     report = await witness.verify_witnessed(engine, public_keys=public_keys, witness_file=path)
     assert report.witness_problem is not None
     assert (report.witness_problem.checkpoint_id, report.witness_problem.line) == (4, 5)
+
+
+async def test_a_witness_file_that_cannot_be_written_keeps_the_checkpoint(
+    engine: AsyncEngine, keys: KeyRing, tmp_path: Path
+) -> None:
+    await append_events(engine, 2, start=T0)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the witness folder should be\n")
+    written = await run_checkpoint_step(
+        engine,
+        key=keys.audit_signing_key,
+        settings=AuditSettings(),
+        now=T0 + timedelta(minutes=1),
+        witness_file=blocker / "w.jsonl",
+    )
+    assert written is not None  # committed; the failure is logged, the next one is witnessed
+    async with unit_of_work(engine) as tx:
+        assert (await verify_audit(tx, public_key=keys.audit_public_key)).is_intact
