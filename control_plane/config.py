@@ -8,7 +8,7 @@ Outside development a validator refuses unsafe values with one line naming the s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -317,6 +317,38 @@ class Settings(BaseSettings):
 Problem = Annotated[str, "one line naming the setting"]
 
 
+def _agent_key_problems(settings: Settings) -> list[Problem]:
+    """The agents' LiveKit key pair: their own, never the control plane's; strong outside
+    development."""
+    agents = settings.agents
+    if agents.livekit_api_key in {"", settings.livekit.api_key}:
+        return [
+            "agents.livekit_api_key: workers need their own LiveKit key pair, never the "
+            "control plane's (livekit.md §5.10)"
+        ]
+    if settings.is_development:
+        return []
+    return _weak("agents.livekit_api_secret", agents.livekit_api_secret)
+
+
+def _weak(name: str, secret: SecretStr) -> list[Problem]:
+    if len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+        return [f"{name}: shorter than {MIN_SECRET_BYTES} bytes"]
+    return []
+
+
+def _key_problems(settings: Settings, names: tuple[str, ...]) -> list[Problem]:
+    """Production keys come from settings (development key files refused), strong."""
+    problems: list[Problem] = []
+    for name in names:
+        value: SecretStr | None = getattr(settings.keys, name)
+        if value is None:
+            problems.append(f"keys.{name}: required in production (development key files refused)")
+        else:
+            problems += _weak(f"keys.{name}", value)
+    return problems
+
+
 def unsafe_settings(settings: Settings) -> list[Problem]:
     """Every reason these settings are unsafe to run outside development (empty if none)."""
     problems: list[Problem] = []
@@ -327,24 +359,16 @@ def unsafe_settings(settings: Settings) -> list[Problem]:
         )
     if settings.tokens.default_ttl_seconds > settings.tokens.max_ttl_seconds:
         problems.append("tokens.default_ttl_seconds: larger than tokens.max_ttl_seconds")
-    if settings.agents.workers and settings.agents.livekit_api_key in {
-        "",
-        settings.livekit.api_key,
-    }:
-        problems.append(
-            "agents.livekit_api_key: workers need their own LiveKit key pair, never the "
-            "control plane's (livekit.md §5.10)"
-        )
+    if settings.agents.workers:
+        problems += _agent_key_problems(settings)
     if settings.is_development:
         return problems
     if settings.server.benchmark_routes:
         problems.append("server.benchmark_routes: the unauthenticated bare mint is for benchmarks")
     if settings.webhooks.alert_url and not settings.webhooks.alert_url.startswith("https://"):
         problems.append("webhooks.alert_url: must be an https:// URL in production")
-    if settings.webhooks.alert_url and (
-        len(settings.webhooks.alert_secret.get_secret_value().encode()) < MIN_SECRET_BYTES
-    ):
-        problems.append(f"webhooks.alert_secret: shorter than {MIN_SECRET_BYTES} bytes")
+    if settings.webhooks.alert_url:
+        problems += _weak("webhooks.alert_secret", settings.webhooks.alert_secret)
     if not settings.oidc.issuer.startswith("https://"):
         problems.append("oidc.issuer: must be an https:// URL in production")
     if "*" in settings.oidc.audience or not settings.oidc.audience:
@@ -355,84 +379,58 @@ def unsafe_settings(settings: Settings) -> list[Problem]:
         problems.append("database.url: SQLite cannot serve more than one replica")
     if settings.risk.storage_url.startswith("memory") and settings.server.replicas > 1:
         problems.append("risk.storage_url: in-memory rate limits cannot serve several replicas")
-    for name in (
-        "pseudonym_key",
-        "session_secret",
-        "kek",
-        "audit_signing_key",
-        "receipt_signing_key",
-        "worker_credential_key",
-    ):
-        value: SecretStr | None = getattr(settings.keys, name)
-        if value is None:
-            problems.append(f"keys.{name}: required in production (development key files refused)")
-        elif len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
-            problems.append(f"keys.{name}: shorter than {MIN_SECRET_BYTES} bytes")
-    if settings.agents.workers and (
-        len(settings.agents.livekit_api_secret.get_secret_value().encode()) < MIN_SECRET_BYTES
-    ):
-        problems.append(f"agents.livekit_api_secret: shorter than {MIN_SECRET_BYTES} bytes")
+    problems += _key_problems(
+        settings,
+        (
+            "pseudonym_key",
+            "session_secret",
+            "kek",
+            "audit_signing_key",
+            "receipt_signing_key",
+            "worker_credential_key",
+        ),
+    )
     for name, secret in (
         ("livekit.api_secret", settings.livekit.api_secret),
         ("livekit.webhook_api_secret", settings.livekit.webhook_api_secret),
         ("oidc.client_secret", settings.oidc.client_secret),
     ):
-        if len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
-            problems.append(f"{name}: shorter than {MIN_SECRET_BYTES} bytes")
+        problems += _weak(name, secret)
     return problems
-
-
-def _parse_settings(overrides: Mapping[str, object]) -> Settings:
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment; raises ConfigError with one line naming the setting."""
-    settings = _parse_settings(overrides)
-    problems = unsafe_settings(settings)
-    if problems:
-        raise ConfigError(f"unsafe setting {problems[0]}")
-    return settings
 
 
 def unsafe_supervisor_settings(settings: Settings) -> list[Problem]:
     """What a standalone worker supervisor (``control-plane agents run``) needs, checked
     alone: the store, the worker-credential key and the agents' own LiveKit key pair. It
     holds none of the API's other secrets, so none of them is asked for."""
-    problems: list[Problem] = []
-    agents = settings.agents
-    if not agents.livekit_api_key or agents.livekit_api_key == settings.livekit.api_key:
-        problems.append(
-            "agents.livekit_api_key: workers need their own LiveKit key pair, never the "
-            "control plane's (livekit.md §5.10)"
-        )
+    problems = _agent_key_problems(settings)
     if settings.is_development:
         return problems
     if settings.database_url.startswith("sqlite"):
         problems.append("database.url: a standalone supervisor shares the API's PostgreSQL")
-    if not agents.internal_url:
+    if not settings.agents.internal_url:
         problems.append("agents.internal_url: required in production (the API's internal URL)")
-    credential_key = settings.keys.worker_credential_key
-    if credential_key is None:
-        problems.append(
-            "keys.worker_credential_key: required in production (development key files refused)"
-        )
-    elif len(credential_key.get_secret_value().encode()) < MIN_SECRET_BYTES:
-        problems.append(f"keys.worker_credential_key: shorter than {MIN_SECRET_BYTES} bytes")
-    if len(agents.livekit_api_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
-        problems.append(f"agents.livekit_api_secret: shorter than {MIN_SECRET_BYTES} bytes")
-    return problems
+    return problems + _key_problems(settings, ("worker_credential_key",))
+
+
+def _load(overrides: Mapping[str, object], check: Callable[[Settings], list[Problem]]) -> Settings:
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+    problems = check(settings)
+    if problems:
+        raise ConfigError(f"unsafe setting {problems[0]}")
+    return settings
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; raises ConfigError with one line naming the setting."""
+    return _load(overrides, unsafe_settings)
 
 
 def load_supervisor_settings(**overrides: object) -> Settings:
     """``load_settings`` for ``control-plane agents run`` (see ``unsafe_supervisor_settings``)."""
-    settings = _parse_settings(overrides)
-    problems = unsafe_supervisor_settings(settings)
-    if problems:
-        raise ConfigError(f"unsafe setting {problems[0]}")
-    return settings
+    return _load(overrides, unsafe_supervisor_settings)
