@@ -112,7 +112,8 @@ def doctor() -> None:
 @keys_app.command("init")
 def keys_init() -> None:
     """Generate development keys (≥ 32 random bytes each) into the key folder; never overwrite."""
-    from control_plane.crypto.keyring import KEY_NAMES, init_key_dir
+    from control_plane.config import KEY_NAMES
+    from control_plane.crypto.keyring import init_key_dir
 
     settings = _settings()
     created = init_key_dir(settings.key_dir)

@@ -70,6 +70,17 @@ class DatabaseSettings(_Section):
         return f"sqlite+aiosqlite:///{(var_dir / 'control-plane.db').as_posix()}"
 
 
+KEY_NAMES = (
+    "pseudonym_key",
+    "session_secret",
+    "kek",
+    "audit_signing_key",
+    "receipt_signing_key",
+    "worker_credential_key",
+)
+"""Every long-lived key the API holds (the key ring; each a setting in KeySettings)."""
+
+
 class KeySettings(_Section):
     """Local key files (embedded mode) or explicit secrets (production)."""
 
@@ -379,17 +390,7 @@ def unsafe_settings(settings: Settings) -> list[Problem]:
         problems.append("database.url: SQLite cannot serve more than one replica")
     if settings.risk.storage_url.startswith("memory") and settings.server.replicas > 1:
         problems.append("risk.storage_url: in-memory rate limits cannot serve several replicas")
-    problems += _key_problems(
-        settings,
-        (
-            "pseudonym_key",
-            "session_secret",
-            "kek",
-            "audit_signing_key",
-            "receipt_signing_key",
-            "worker_credential_key",
-        ),
-    )
+    problems += _key_problems(settings, KEY_NAMES)
     for name, secret in (
         ("livekit.api_secret", settings.livekit.api_secret),
         ("livekit.webhook_api_secret", settings.livekit.webhook_api_secret),

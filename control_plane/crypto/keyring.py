@@ -21,19 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import SecretStr
 
-from control_plane.config import KeySettings
+from control_plane.config import KEY_NAMES, KeySettings
 from control_plane.crypto.envelope import kek_id
 from control_plane.errors import ConfigError
 
 KEY_BYTES = 32
-KEY_NAMES = (
-    "pseudonym_key",
-    "session_secret",
-    "kek",
-    "audit_signing_key",
-    "receipt_signing_key",
-    "worker_credential_key",
-)
 PREVIOUS_KEK_FILE = "kek.previous"
 PREVIOUS_AUDIT_KEYS_FILE = "audit_signing_key.previous"
 """Embedded mode: the public keys of retired audit signing keys, one hex line each, oldest

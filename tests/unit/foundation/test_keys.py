@@ -9,9 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from control_plane.config import KeySettings
+from control_plane.config import KEY_NAMES, KeySettings
 from control_plane.crypto.keyring import (
-    KEY_NAMES,
     PREVIOUS_AUDIT_KEYS_FILE,
     init_key_dir,
     load_key_ring,
