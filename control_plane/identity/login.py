@@ -43,6 +43,7 @@ from control_plane.identity.return_to import is_safe_return_to
 from control_plane.identity.tables import PendingLogin
 from control_plane.identity.types import AuthMethod, Principal
 from control_plane.identity.verify import verify_id_token
+from control_plane.store.uow import keep_on_rollback
 
 MAX_PARAM_CHARS = 2048
 MAX_BINDING_CHARS = 128
@@ -168,12 +169,22 @@ def _check_binding(binding: str | None) -> str:
 
 async def _consume(tx: AsyncSession, *, state: str, binding: str, now: datetime) -> PendingLogin:
     """The pending login for ``state``, deleted (one use only, even if the rest fails),
-    and only if it was begun by the browser holding ``binding``."""
-    pending = await tx.get(PendingLogin, secret_digest(state))
+    and only if it was begun by the browser holding ``binding``.
+
+    The deletion survives the rollback of a failed callback: a state that met a foreign
+    cookie, a refused code or a bad ID token cannot be tried again.
+    """
+    state_hash = secret_digest(state)
+    pending = await tx.get(PendingLogin, state_hash)
     if pending is None:
         raise LoginFailed("state mismatch or login already completed")
     await tx.delete(pending)
     await tx.flush()
+
+    async def _spent(session: AsyncSession) -> None:
+        await session.exec(delete(PendingLogin).where(col(PendingLogin.state_hash) == state_hash))
+
+    keep_on_rollback(tx, _spent)
     if not hmac.compare_digest(pending.binding_hash, secret_digest(binding)):
         raise LoginFailed("login cookie does not match the login (another browser)")
     expires = pending.expires_at
