@@ -34,6 +34,7 @@ LOGIN_COOKIE = "cp_login"  # __Host-cp_login over https; the test app is plain h
 SESSION_COOKIE = "cp_session"
 VICTIM_ADDRESS = "192.0.2.7"
 
+
 @asynccontextmanager
 async def _browser(app: RunningApp, address: str) -> AsyncIterator[httpx.AsyncClient]:
     """A browser of its own (its own cookie jar) at a client address of its own."""
