@@ -524,6 +524,7 @@ THREATS: tuple[Threat, ...] = (
         tests=(
             f"{_LOGIN_CSRF}::test_failed_callbacks_raise_an_auth_failures_anomaly",
             f"{_LOGIN_CSRF}::test_idp_errors_and_refused_code_exchanges_are_counted",
+            f"{_LOGIN_CSRF}::test_an_id_token_that_fails_verification_is_refused_and_counted",
             f"{_LOGIN_CSRF}::test_an_attackers_callback_opened_in_another_browser_logs_nobody_in",
         ),
     ),

@@ -232,3 +232,18 @@ async def test_failed_callbacks_raise_an_auth_failures_anomaly(
         async with unit_of_work(app.state.engine) as tx:
             anomalies = (await tx.exec(select(Anomaly))).all()
         assert [(a.rule, a.evidence["window_count"]) for a in anomalies] == [("auth_failures", 4)]
+
+
+async def test_an_id_token_that_fails_verification_is_refused_and_counted(
+    tmp_path: Path, database_url: str, harness_env: HarnessEnv, clock: FrozenClock
+) -> None:
+    # The IdP signs with RS256; an app that allows only EdDSA must refuse its ID token
+    # after the (successful) code exchange.
+    settings = make_settings(
+        tmp_path, database_url=database_url, env=harness_env, oidc={"allowed_algorithms": ["EdDSA"]}
+    )
+    async with running_app(settings, clock=clock) as app, _browser(app, VICTIM_ADDRESS) as browser:
+        callback = await _idp_callback(browser, harness_env)
+        _assert_refused(await browser.get(callback))
+        assert await _failures_counted(app, VICTIM_ADDRESS) == 1
+        assert [r.reason for r in await _failed_logins(app)] == ["algorithm not allowed: RS256"]
