@@ -13,10 +13,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from control_plane.errors import ConfigError
+from control_plane.identity.return_to import is_safe_return_to
 from control_plane.risk.types import AnomalyResponse, DetectorRule
 
 HARD_MAX_TOKEN_TTL_SECONDS = 600
@@ -144,9 +145,22 @@ class OidcSettings(_Section):
 
 class BrowserSessionSettings(_Section):
     cookie_name: str = "__Host-cp_session"
+    # The pre-login cookie binding a login in flight to the browser that started it
+    # (login CSRF, T-ID-7); lives as long as the login state.
+    login_cookie_name: str = "__Host-cp_login"
     idle_timeout_seconds: int = Field(default=30 * 60, ge=60)
     absolute_timeout_seconds: int = Field(default=8 * 3600, ge=300)
-    login_state_ttl_seconds: int = Field(default=600, ge=60)
+    login_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # Where a login lands without a return_to: a same-origin path that answers a logged-in
+    # user (a relative path of printable ASCII; never "//host" or a backslash).
+    post_login_path: str = "/auth/session"
+
+    @field_validator("post_login_path")
+    @classmethod
+    def _same_origin_path(cls, value: str) -> str:
+        if not is_safe_return_to(value):
+            raise ValueError("post_login_path must be a same-origin relative path")
+        return value
 
 
 class TokenSettings(_Section):

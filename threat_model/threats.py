@@ -9,6 +9,8 @@ from threat_model.model import Stride, Threat
 
 _BEARER = "tests/security/identity/test_bearer_attacks.py"
 _LOGIN = "tests/integration/identity/test_browser_login.py"
+_LOGIN_CSRF = "tests/security/identity/test_login_csrf.py"
+_LOCK = "tests/integration/sessions/test_subject_lock.py"
 _BEARER_CACHE = "tests/unit/identity/test_verified_token_cache.py"
 _JOIN = "tests/integration/sessions/test_join_policies.py"
 _MINT = "tests/integration/sessions/test_mint_flow.py"
@@ -67,18 +69,23 @@ THREATS: tuple[Threat, ...] = (
     ),
     Threat(
         id="T-ID-4",
-        title="Login CSRF, state swap, code injection or callback replay",
+        title="State swap, code injection or callback replay",
         category=Stride.SPOOFING,
         asset="browser session",
         entry_point="/auth/callback",
-        mitigation="Server-side pending login keyed by the state's hash, consumed once; PKCE "
-        "S256 verifier and nonce bound to that pending login.",
+        mitigation="Server-side pending login keyed by the state's hash, consumed once, and "
+        "spent even when the callback fails (the deletion survives the rollback); PKCE S256 "
+        "verifier and nonce bound to that pending login; a repeated parameter or an RFC 9207 "
+        "iss that is not the configured issuer fails the login. (Login CSRF: T-ID-7.)",
         tests=(
             f"{_LOGIN}::test_state_mismatch_and_replay_fail",
             f"{_LOGIN}::test_code_bound_to_another_login_fails_pkce_and_nonce",
             f"{_LOGIN}::test_id_token_with_another_nonce_is_rejected",
+            f"{_LOGIN_CSRF}::test_a_replayed_callback_is_refused_even_with_the_right_cookie",
+            f"{_LOGIN_CSRF}::test_idp_errors_and_refused_code_exchanges_are_counted",
+            f"{_LOGIN_CSRF}::test_malformed_callbacks_are_refused_audited_and_counted",
         ),
-        references=("RFC 9700 §2.1", "ASVS 10.1.2, 10.2.1, 10.5.1"),
+        references=("RFC 9700 §2.1", "RFC 9207", "ASVS 10.1.2, 10.2.1, 10.5.1"),
     ),
     Threat(
         id="T-ID-5",
@@ -99,13 +106,53 @@ THREATS: tuple[Threat, ...] = (
         asset="browser session",
         entry_point="session cookie",
         mitigation="New 256-bit opaque id per login, stored hashed; HttpOnly, SameSite=Lax, "
-        "__Host- and Secure over https; idle and absolute timeouts; per-session CSRF token "
-        "for state-changing requests; users list and revoke their sessions.",
+        "__Host- and Secure over https, cleared with the same attributes; idle and absolute "
+        "timeouts; per-session CSRF token (HMAC of the session id under the session secret: "
+        "the same in every tab, new at each login) for state-changing requests; auth "
+        "responses are Cache-Control: no-store; users list and revoke their sessions.",
         tests=(
             f"{_LOGIN}::test_login_creates_a_session_that_can_mint_with_csrf",
             f"{_LOGIN}::test_browser_sessions_can_be_listed_and_revoked",
+            f"{_LOGIN}::test_csrf_token_is_the_same_in_every_tab_and_new_at_the_next_login",
+            f"{_LOGIN}::test_over_https_both_cookies_are_host_prefixed_secure_and_cleared_as_set",
+            f"{_LOGIN}::test_login_lands_on_a_page_that_exists_and_auth_responses_are_not_stored",
         ),
         references=("ASVS 7.2.3, 7.2.4, 7.5.2",),
+    ),
+    Threat(
+        id="T-ID-7",
+        title="Login CSRF: a victim's browser completes the attacker's login",
+        category=Stride.SPOOFING,
+        asset="browser session",
+        entry_point="/auth/callback",
+        mitigation="Each pending login is bound to a random pre-login cookie (HttpOnly, "
+        "SameSite=Lax, __Host- and Secure over https, lives as long as the login state) whose "
+        "hash is stored with it; the callback is refused before the code is redeemed unless "
+        "that cookie comes back and matches, and a successful callback clears it. A missing, "
+        "foreign, forged, oversized or garbage cookie is a 401, audited and counted.",
+        tests=(
+            f"{_LOGIN_CSRF}::test_an_attackers_callback_opened_in_another_browser_logs_nobody_in",
+            f"{_LOGIN_CSRF}::test_a_replayed_callback_is_refused_even_with_the_right_cookie",
+            f"{_LOGIN}::test_over_https_both_cookies_are_host_prefixed_secure_and_cleared_as_set",
+        ),
+        references=("RFC 6749 §10.12", "RFC 9700 §4.7"),
+    ),
+    Threat(
+        id="T-ID-8",
+        title="Open redirect through the post-login return_to",
+        category=Stride.SPOOFING,
+        asset="users (phishing)",
+        entry_point="/auth/login?return_to=",
+        mitigation="Only a same-origin absolute path of printable ASCII is kept (never //, a "
+        "backslash, a scheme, dot segments, encoded or not, or CR/LF); anything else is a 422 "
+        "audited refusal, never corrected; without one the login lands on "
+        "browser.post_login_path (validated the same way at start-up).",
+        tests=(
+            f"{_LOGIN}::test_an_open_redirect_return_to_is_refused_and_audited",
+            f"{_LOGIN}::test_a_same_origin_return_to_is_where_the_login_lands",
+            "tests/unit/identity/test_return_to.py::test_anything_else_is_refused",
+        ),
+        references=("ASVS 5.1.5", "CWE-601"),
     ),
     Threat(
         id="T-TOK-1",
@@ -180,6 +227,16 @@ THREATS: tuple[Threat, ...] = (
             f"{_POLICY}::test_reload_needs_admin_with_mfa_and_an_invalid_set_keeps_the_old",
             f"{_POLICY}::test_sighup_reloads_and_audits",
         ),
+    ),
+    Threat(
+        id="T-AUTHZ-3",
+        title="An administrator locks themselves out, or the last active administrator",
+        category=Stride.DENIAL_OF_SERVICE,
+        asset="administration",
+        entry_point="POST /v1/subjects/{id}/lock",
+        mitigation="Locking one's own subject is refused (409) and audited as a denied "
+        "subject.locked, so every manual lock leaves the administrator who made it active.",
+        tests=(f"{_LOCK}::test_an_admin_cannot_lock_their_own_subject",),
     ),
     Threat(
         id="T-WH-1",
@@ -379,6 +436,18 @@ THREATS: tuple[Threat, ...] = (
         references=("ASVS 14.2.7",),
     ),
     Threat(
+        id="T-PRIV-4",
+        title="Erasure lifts a lock: an erased, locked subject logs in again unlocked",
+        category=Stride.ELEVATION_OF_PRIVILEGE,
+        asset="revocation",
+        entry_point="DELETE /v1/subjects/{id}/data, then /auth/callback or a bearer",
+        mitigation="Erasing a locked subject keeps a suppression record (pseudonym, tenant, "
+        "reason code; no other personal data); a subject row created for that pseudonym "
+        "starts locked; only an unlock lifts it.",
+        tests=(f"{_LOCK}::test_an_erased_locked_subject_is_still_locked_when_it_logs_in_again",),
+        references=("GDPR Art. 17(3)(e)",),
+    ),
+    Threat(
         id="T-AG-1",
         title="An agent worker writes into, or listens to, a session it was not dispatched to",
         category=Stride.ELEVATION_OF_PRIVILEGE,
@@ -441,6 +510,22 @@ THREATS: tuple[Threat, ...] = (
         tests=(
             f"{_ANOMALY}::test_mint_rate_step_up_refuses_media_until_an_mfa_login",
             f"{_ANOMALY}::test_session_fanout_lock_locks_the_subject",
+        ),
+    ),
+    Threat(
+        id="T-RISK-2",
+        title="Failed logins are invisible to the auth-failure detector",
+        category=Stride.SPOOFING,
+        asset="caller identity",
+        entry_point="/auth/login, /auth/callback",
+        mitigation="Every refused callback (IdP error, missing or foreign login cookie, bad or "
+        "replayed state, refused code exchange, bad ID token, locked subject) and every "
+        "refused return_to is audited with the address hash and counted per client address.",
+        tests=(
+            f"{_LOGIN_CSRF}::test_failed_callbacks_raise_an_auth_failures_anomaly",
+            f"{_LOGIN_CSRF}::test_idp_errors_and_refused_code_exchanges_are_counted",
+            f"{_LOGIN_CSRF}::test_an_id_token_that_fails_verification_is_refused_and_counted",
+            f"{_LOGIN_CSRF}::test_an_attackers_callback_opened_in_another_browser_logs_nobody_in",
         ),
     ),
     Threat(

@@ -3,10 +3,17 @@
 The cookie carries only the opaque id; the table stores its SHA-256, so a database
 read does not yield usable session ids (ASVS 7.2.3). A new id is issued at every login
 (ASVS 7.2.4). State-changing cookie requests need the per-session CSRF token.
+
+The CSRF token is derived from the session id under the session secret (HMAC), so it is
+the same for every tab of a browser session and for every ``GET /auth/session``, and a
+new one comes only with a new session (login, step-up login); the table keeps its hash.
+Knowing it reveals nothing about the cookie, and without the cookie it cannot be derived.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
@@ -35,12 +42,23 @@ class NewBrowserSession:
     row: BrowserSession
 
 
+def csrf_token_for(session_secret: bytes, cookie_value: str) -> str:
+    """The session's CSRF token: HMAC-SHA256(session secret, "csrf" NUL session id)."""
+    mac = hmac.new(session_secret, f"csrf\x00{cookie_value}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
 async def create_browser_session(
-    tx: AsyncSession, *, principal: Principal, settings: BrowserSessionSettings, now: datetime
+    tx: AsyncSession,
+    *,
+    principal: Principal,
+    settings: BrowserSessionSettings,
+    session_secret: bytes,
+    now: datetime,
 ) -> NewBrowserSession:
     """A fresh session id and CSRF token for a principal who just logged in."""
     cookie_value = secrets.token_urlsafe(32)
-    csrf_token = secrets.token_urlsafe(32)
+    csrf_token = csrf_token_for(session_secret, cookie_value)
     row = BrowserSession(
         id_hash=secret_digest(cookie_value),
         handle=secrets.token_hex(8),
@@ -100,17 +118,6 @@ async def check_csrf(tx: AsyncSession, *, cookie_value: str, csrf_token: str | N
         raise CsrfRejected()
     if not hmac.compare_digest(row.csrf_token_hash, secret_digest(csrf_token)):
         raise CsrfRejected()
-
-
-async def rotate_csrf_token(tx: AsyncSession, *, cookie_value: str) -> str:
-    """A new CSRF token for the session (returned once, stored hashed)."""
-    row = await tx.get(BrowserSession, secret_digest(cookie_value))
-    if row is None:
-        raise AuthenticationFailed("session unknown")
-    token = secrets.token_urlsafe(32)
-    row.csrf_token_hash = secret_digest(token)
-    tx.add(row)
-    return token
 
 
 async def list_browser_sessions(

@@ -37,6 +37,13 @@ def cookie_name(state: AppState) -> str:
     return name if secure else name.removeprefix("__Host-")
 
 
+def login_cookie_name(state: AppState) -> str:
+    """The pre-login cookie (login CSRF binding); ``__Host-`` over https, as above."""
+    secure = state.settings.server.public_base_url.startswith("https://")
+    name = state.settings.browser.login_cookie_name
+    return name if secure else name.removeprefix("__Host-")
+
+
 async def _authenticate(request: Request, state: AppState, tx: AsyncSession) -> Principal:
     authorization = request.headers.get("authorization")
     now = state.clock()

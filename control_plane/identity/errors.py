@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from control_plane.errors import Forbidden, Unauthenticated, Unavailable
+from control_plane.errors import Forbidden, Invalid, Unauthenticated, Unavailable
 
 
 class AuthenticationFailed(Unauthenticated):
@@ -30,3 +30,10 @@ class LoginFailed(Unauthenticated):
 class IdentityProviderUnavailable(Unavailable):
     code = "idp_unavailable"
     default_message = "identity provider unavailable"
+
+
+class ReturnToRefused(Invalid):
+    """A ``return_to`` that is not a same-origin relative path: refused, never followed."""
+
+    code = "return_to_refused"
+    default_message = "return_to must be a relative path on this site"

@@ -1,4 +1,8 @@
-"""Login, callback, logout and the caller's own browser sessions."""
+"""Login, callback, logout and the caller's own browser sessions.
+
+Every response here carries ``Cache-Control: no-store``: they set or clear cookies, carry
+login state in a redirect, or return the CSRF token and the caller's identity.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from fastapi.responses import RedirectResponse
 
 from control_plane.deps import RequestId, State, Tx
 from control_plane.identity import service
-from control_plane.identity.deps import CurrentPrincipal, cookie_name
+from control_plane.identity.deps import CurrentPrincipal, cookie_name, login_cookie_name
 from control_plane.identity.schemas import BrowserSessionOut, LogoutResponse, WhoAmI
-from control_plane.risk.deps import AuthRateLimit
+from control_plane.risk.deps import AuthRateLimit, ClientAddress
+from control_plane.state import AppState
 
 router = APIRouter(tags=["identity"])
 
@@ -18,6 +23,32 @@ _AUTH_ERRORS: dict[int | str, dict[str, str]] = {
     429: {"description": "rate limited"},
     503: {"description": "identity provider unavailable"},
 }
+NO_STORE = "no-store"
+
+
+def _no_store(response: Response) -> None:
+    response.headers["Cache-Control"] = NO_STORE
+
+
+def _is_https(state: AppState) -> bool:
+    return state.settings.server.public_base_url.startswith("https://")
+
+
+def _set_cookie(response: Response, state: AppState, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        secure=_is_https(state),
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def _clear_cookie(response: Response, state: AppState, name: str) -> None:
+    # The same attributes as when set: a browser ignores a __Host- Set-Cookie without Secure.
+    response.delete_cookie(name, path="/", secure=_is_https(state), httponly=True, samesite="lax")
 
 
 @router.get(
@@ -25,12 +56,29 @@ _AUTH_ERRORS: dict[int | str, dict[str, str]] = {
     status_code=status.HTTP_302_FOUND,
     response_class=RedirectResponse,
     dependencies=[AuthRateLimit],
-    responses=_AUTH_ERRORS,
-    summary="Start an OIDC login (authorization code + PKCE)",
+    responses={**_AUTH_ERRORS, 422: {"description": "return_to is not a same-origin path"}},
+    summary="Start an OIDC login (authorization code + PKCE), bound to this browser",
 )
-async def login(state: State, tx: Tx) -> RedirectResponse:
-    url = await service.begin_login(tx, state=state)
-    return RedirectResponse(url, status_code=status.HTTP_302_FOUND)
+async def login(
+    state: State,
+    tx: Tx,
+    request_id: RequestId,
+    address: ClientAddress,
+    return_to: str | None = None,
+) -> RedirectResponse:
+    started = await service.begin_login(
+        tx, state=state, return_to=return_to, address=address, request_id=request_id
+    )
+    response = RedirectResponse(started.url, status_code=status.HTTP_302_FOUND)
+    _set_cookie(
+        response,
+        state,
+        login_cookie_name(state),
+        started.binding,
+        state.settings.browser.login_state_ttl_seconds,
+    )
+    _no_store(response)
+    return response
 
 
 @router.get(
@@ -41,28 +89,45 @@ async def login(state: State, tx: Tx) -> RedirectResponse:
     responses=_AUTH_ERRORS,
     summary="OIDC redirect target: verify, create a browser session",
 )
-async def callback(request: Request, state: State, tx: Tx, request_id: RequestId) -> Response:
-    session = await service.finish_login(
-        tx, state=state, query=dict(request.query_params), request_id=request_id
+async def callback(
+    request: Request, state: State, tx: Tx, request_id: RequestId, address: ClientAddress
+) -> Response:
+    finished = await service.finish_login(
+        tx,
+        state=state,
+        query=request.query_params.multi_items(),
+        binding=request.cookies.get(login_cookie_name(state)),
+        address=address,
+        request_id=request_id,
     )
-    response = RedirectResponse("/console/", status_code=status.HTTP_302_FOUND)
-    secure = state.settings.server.public_base_url.startswith("https://")
-    response.set_cookie(
+    response = RedirectResponse(finished.return_to, status_code=status.HTTP_302_FOUND)
+    _set_cookie(
+        response,
+        state,
         cookie_name(state),
-        session.cookie_value,
-        max_age=state.settings.browser.absolute_timeout_seconds,
-        path="/",
-        secure=secure,
-        httponly=True,
-        samesite="lax",
+        finished.session.cookie_value,
+        state.settings.browser.absolute_timeout_seconds,
     )
+    # A failed callback leaves the login cookie alone: it is useless once its pending login
+    # is consumed, expires with it, and clearing it would let a forged callback link
+    # abort the victim's own login in flight.
+    _clear_cookie(response, state, login_cookie_name(state))
+    _no_store(response)
     return response
 
 
-@router.get("/auth/session", response_model=WhoAmI, summary="Who am I (and a CSRF token)")
-async def whoami(request: Request, principal: CurrentPrincipal, state: State, tx: Tx) -> WhoAmI:
-    cookie = request.cookies.get(cookie_name(state))
-    csrf = await service.issue_csrf(tx, principal=principal, cookie_value=cookie)
+@router.get(
+    "/auth/session",
+    response_model=WhoAmI,
+    summary="Who am I (and the session's CSRF token, the same for every tab)",
+)
+async def whoami(
+    request: Request, response: Response, principal: CurrentPrincipal, state: State
+) -> WhoAmI:
+    csrf = service.issue_csrf(
+        state, principal=principal, cookie_value=request.cookies.get(cookie_name(state))
+    )
+    _no_store(response)
     return WhoAmI(
         subject_id=principal.subject_id,
         tenant=principal.tenant,
@@ -94,7 +159,8 @@ async def logout(
         cookie_value=request.cookies.get(cookie_name(state)),
         request_id=request_id,
     )
-    response.delete_cookie(cookie_name(state), path="/")
+    _clear_cookie(response, state, cookie_name(state))
+    _no_store(response)
     return LogoutResponse(logout_url=url)
 
 
@@ -103,8 +169,11 @@ async def logout(
     response_model=list[BrowserSessionOut],
     summary="My live browser sessions",
 )
-async def my_sessions(principal: CurrentPrincipal, state: State, tx: Tx) -> list[BrowserSessionOut]:
+async def my_sessions(
+    response: Response, principal: CurrentPrincipal, state: State, tx: Tx
+) -> list[BrowserSessionOut]:
     rows = await service.list_own_sessions(tx, principal=principal, now=state.clock())
+    _no_store(response)
     return [
         BrowserSessionOut(
             handle=r.handle,

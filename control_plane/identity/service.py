@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -17,14 +18,24 @@ from control_plane.errors import NotFound
 from control_plane.identity.browser import (
     NewBrowserSession,
     create_browser_session,
+    csrf_token_for,
     list_browser_sessions,
     revoke_browser_session,
     revoke_session_by_cookie,
-    rotate_csrf_token,
 )
 from control_plane.identity.client import OidcClient
-from control_plane.identity.errors import IdentityProviderUnavailable, LoginFailed
-from control_plane.identity.login import complete_login, logout_url, start_login
+from control_plane.identity.errors import (
+    IdentityProviderUnavailable,
+    LoginFailed,
+    ReturnToRefused,
+)
+from control_plane.identity.login import StartedLogin, complete_login, logout_url, start_login
+from control_plane.identity.pseudonym import pseudonymize_address
+from control_plane.identity.suppression import (
+    LOCKED_BEFORE_ERASURE,
+    find_suppression,
+    suppressed_among,
+)
 from control_plane.identity.tables import BrowserSession, Subject
 from control_plane.identity.types import AuthMethod, Principal, SubjectId
 from control_plane.store.engine import insert_new
@@ -37,11 +48,19 @@ SUBJECT_ID_MAX_LENGTH = 64
 
 
 async def ensure_subject(tx: AsyncSession, *, principal: Principal, now: datetime) -> Subject:
-    """The principal's subject row, created if new; last-seen updated at most every 5 min."""
+    """The principal's subject row, created if new (locked if its lock outlived an erasure);
+    last-seen updated at most every 5 min."""
     subject = await tx.get(Subject, principal.subject_id)
     if subject is None:
+        suppressed = await find_suppression(tx, principal.subject_id) is not None
         subject = Subject(
-            id=principal.subject_id, tenant=principal.tenant, created_at=now, last_seen_at=now
+            id=principal.subject_id,
+            tenant=principal.tenant,
+            created_at=now,
+            last_seen_at=now,
+            status="locked" if suppressed else "active",
+            status_reason=LOCKED_BEFORE_ERASURE if suppressed else "",
+            status_changed_at=now if suppressed else None,
         )
         tx.add(subject)
         await tx.flush()
@@ -84,22 +103,24 @@ async def ensure_subjects(
         seen = last_seen if last_seen.tzinfo is not None else last_seen.replace(tzinfo=now.tzinfo)
         if now - seen > LAST_SEEN_GRANULARITY:
             stale.append({"subject_id": subject_id, "seen_at": now})
+    unseen = [subject_id for subject_id in wanted if subject_id not in statuses]
+    suppressed = await suppressed_among(tx, unseen)  # a lock that outlived an erasure
     new = [
         {
             "id": subject_id,
-            "tenant": principal.tenant,
+            "tenant": wanted[subject_id].tenant,
             "created_at": now,
             "last_seen_at": now,
-            "status": "active",
-            "status_reason": "",
+            "status": "locked" if subject_id in suppressed else "active",
+            "status_reason": LOCKED_BEFORE_ERASURE if subject_id in suppressed else "",
+            "status_changed_at": now if subject_id in suppressed else None,
             "legal_hold": False,
         }
-        for subject_id, principal in wanted.items()
-        if subject_id not in statuses
+        for subject_id in unseen
     ]
-    # A row another replica inserted first is just as new: active either way.
+    # A row another replica inserted first is just as new, and got the same status.
     await insert_new(connection, _SUBJECTS, new, key="id")
-    statuses.update((str(row["id"]), "active") for row in new)
+    statuses.update((str(row["id"]), str(row["status"])) for row in new)
     if stale:
         await connection.execute(_TOUCH_SUBJECT, stale)
     return statuses
@@ -129,31 +150,110 @@ def _oidc(state: AppState) -> OidcClient:
     return state.oidc
 
 
-async def begin_login(tx: AsyncSession, *, state: AppState) -> str:
-    """The IdP authorization URL for a fresh login."""
-    return await start_login(
-        tx, oidc=_oidc(state), settings=state.settings.browser, now=state.clock()
+@dataclass(frozen=True)
+class FinishedLogin:
+    """A new browser session and where the browser goes next (a same-origin path)."""
+
+    session: NewBrowserSession
+    return_to: str
+
+
+async def _audit_failed_login(
+    tx: AsyncSession,
+    *,
+    state: AppState,
+    reason: str,
+    address: str,
+    request_id: str,
+    now: datetime,
+    actor: str | None = None,
+    outcome: Outcome = Outcome.FAILURE,
+    counted: bool = True,
+) -> None:
+    """Audit a refused login with its exact reason and count it for the client address
+    (the auth-failure detector); both survive the rollback of the failed request."""
+    address_key = pseudonymize_address(state.keys.pseudonym_key, address)
+    await append_audit(
+        tx,
+        event=AuditEvent(
+            type=AuditEventType.LOGIN_FAILED,
+            outcome=outcome,
+            actor=actor,
+            reason=reason,
+            request_id=request_id,
+            details={"address": address_key},
+        ),
+        now=now,
     )
+    if counted:
+        await state.risk.observe_auth_failure(
+            tx, address_key=address_key, request_id=request_id, now=now
+        )
+
+
+async def begin_login(
+    tx: AsyncSession, *, state: AppState, return_to: str | None, address: str, request_id: str
+) -> StartedLogin:
+    """The IdP authorization URL for a fresh login and the binding for its pre-login
+    cookie; a ``return_to`` that is not a same-origin path is refused, audited, counted."""
+    now = state.clock()
+    try:
+        return await start_login(
+            tx, oidc=_oidc(state), settings=state.settings.browser, return_to=return_to, now=now
+        )
+    except ReturnToRefused:
+        await _audit_failed_login(
+            tx,
+            state=state,
+            reason="return_to refused (not a same-origin relative path)",
+            outcome=Outcome.DENIED,
+            address=address,
+            request_id=request_id,
+            now=now,
+        )
+        raise
 
 
 async def finish_login(
-    tx: AsyncSession, *, state: AppState, query: Mapping[str, str], request_id: str
-) -> NewBrowserSession:
-    """Complete the login, create the subject if new and a new browser session; audited."""
+    tx: AsyncSession,
+    *,
+    state: AppState,
+    query: Sequence[tuple[str, str]],
+    binding: str | None,
+    address: str,
+    request_id: str,
+) -> FinishedLogin:
+    """Complete the login begun in this browser (``binding``: its pre-login cookie),
+    create the subject if new and a new browser session.
+
+    Every refusal (IdP error, missing or foreign login cookie, unknown or replayed state,
+    refused code exchange, bad ID token, locked subject) is audited with its reason and
+    counted against the client address; an unreachable IdP is audited but not counted
+    (not the client's doing).
+    """
     now = state.clock()
     try:
         completed = await complete_login(
-            tx, oidc=_oidc(state), query=query, pseudonym_key=state.keys.pseudonym_key, now=now
+            tx,
+            oidc=_oidc(state),
+            query=query,
+            binding=binding,
+            pseudonym_key=state.keys.pseudonym_key,
+            now=now,
         )
     except LoginFailed as exc:
-        await append_audit(
+        await _audit_failed_login(
+            tx, state=state, reason=exc.reason, address=address, request_id=request_id, now=now
+        )
+        raise
+    except IdentityProviderUnavailable:
+        await _audit_failed_login(
             tx,
-            event=AuditEvent(
-                type=AuditEventType.LOGIN_FAILED,
-                outcome=Outcome.FAILURE,
-                reason=exc.reason,
-                request_id=request_id,
-            ),
+            state=state,
+            reason="identity provider unavailable",
+            counted=False,
+            address=address,
+            request_id=request_id,
             now=now,
         )
         raise
@@ -161,20 +261,24 @@ async def finish_login(
     set_audit_tenant(tx, principal.tenant)
     subject = await ensure_subject(tx, principal=principal, now=now)
     if subject.status != "active":
-        await append_audit(
+        reason = f"subject is {subject.status}"
+        await _audit_failed_login(
             tx,
-            event=AuditEvent(
-                type=AuditEventType.LOGIN_FAILED,
-                outcome=Outcome.DENIED,
-                actor=principal.subject_id,
-                reason=f"subject is {subject.status}",
-                request_id=request_id,
-            ),
+            state=state,
+            reason=reason,
+            actor=principal.subject_id,
+            outcome=Outcome.DENIED,
+            address=address,
+            request_id=request_id,
             now=now,
         )
-        raise LoginFailed(f"subject is {subject.status}")
+        raise LoginFailed(reason)
     session = await create_browser_session(
-        tx, principal=principal, settings=state.settings.browser, now=now
+        tx,
+        principal=principal,
+        settings=state.settings.browser,
+        session_secret=state.keys.session_secret,
+        now=now,
     )
     await append_audit(
         tx,
@@ -188,16 +292,15 @@ async def finish_login(
         ),
         now=now,
     )
-    return session
+    return FinishedLogin(session=session, return_to=completed.return_to)
 
 
-async def issue_csrf(
-    tx: AsyncSession, *, principal: Principal, cookie_value: str | None
-) -> str | None:
-    """A fresh CSRF token for browser principals; None for bearer callers."""
+def issue_csrf(state: AppState, *, principal: Principal, cookie_value: str | None) -> str | None:
+    """The browser session's CSRF token (stable for the session, so every tab shares it);
+    None for bearer callers."""
     if principal.method is not AuthMethod.BROWSER or not cookie_value:
         return None
-    return await rotate_csrf_token(tx, cookie_value=cookie_value)
+    return csrf_token_for(state.keys.session_secret, cookie_value)
 
 
 async def logout(

@@ -55,7 +55,11 @@ class BrowserSession(SQLModel, table=True):
 
 
 class PendingLogin(SQLModel, table=True):
-    """State, nonce and PKCE verifier of a login in flight; consumed once at the callback."""
+    """State, nonce and PKCE verifier of a login in flight; consumed once at the callback.
+
+    ``binding_hash`` is the SHA-256 of the pre-login cookie set on the browser that began
+    the login: the callback must come from that browser (login CSRF, T-ID-7).
+    """
 
     __tablename__ = "pending_login"
     __table_args__ = (Index("ix_pending_login_expires", "expires_at"),)  # retention
@@ -63,5 +67,21 @@ class PendingLogin(SQLModel, table=True):
     state_hash: str = Field(primary_key=True, max_length=64)
     nonce: str = Field(max_length=128)
     code_verifier: str = Field(max_length=128)
+    binding_hash: str = Field(max_length=64)
+    return_to: str = Field(max_length=512)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SubjectSuppression(SQLModel, table=True):
+    """A lock that outlives the subject's erasure: an erased, locked subject who logs in
+    again is locked again. Pseudonym, tenant and a reason code only; no personal data
+    beyond the pseudonym. Deleted when the subject is unlocked."""
+
+    __tablename__ = "subject_suppression"
+
+    subject_id: str = Field(primary_key=True, max_length=64)
+    tenant: str = Field(max_length=128)
+    status: str = Field(default="locked", max_length=16)
+    reason_code: str = Field(max_length=32)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

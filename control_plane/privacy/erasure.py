@@ -6,6 +6,8 @@ One transaction, in this order, holding the subject's row lock throughout:
 2. a legal hold on the subject or one of its sessions blocks it: 409, ``erasure_blocked``
    audited and the request recorded as ``blocked`` (both survive the rollback);
 3. the subject is marked ``erasing`` (treated as locked by Cedar: no new mint can pass);
+   a locked subject leaves a suppression record (pseudonym, tenant, reason code) so that
+   it is locked again when it next logs in (``identity.suppression``);
 4. live participation ends through LiveKit: owned live sessions are ended (room deleted)
    and the subject is evicted from every other room, as durable remediation tasks that
    run as soon as this commits; the re-kick list refuses its earlier tokens meanwhile, and
@@ -47,6 +49,7 @@ from control_plane.authz.types import (
 )
 from control_plane.crypto.keyring import KeyRing
 from control_plane.crypto.service import destroy_data_key
+from control_plane.identity.suppression import LOCKED_BEFORE_ERASURE, suppress_subject
 from control_plane.identity.tables import Subject
 from control_plane.identity.types import Principal
 from control_plane.livekit.remediation import Wake
@@ -254,6 +257,10 @@ async def erase_subject(
         await _block(tx, record, reason="subject under legal hold", now=now)
     if await _held_sessions(tx, subject_id):
         await _block(tx, record, reason="a session of the subject is under legal hold", now=now)
+    if target is not None and target.status == "locked":
+        await suppress_subject(
+            tx, subject_id=subject_id, tenant=tenant, reason_code=LOCKED_BEFORE_ERASURE, now=now
+        )
     if target is not None:
         target.status, target.status_reason, target.status_changed_at = "erasing", "erasure", now
         tx.add(target)

@@ -53,6 +53,10 @@ RETAINED: Mapping[tuple[str, str], str] = {
     ("livekit_removal", "identity"): (
         "the re-kick list keeps a removed identity out until its last token expires"
     ),
+    ("subject_suppression", "subject_id"): (
+        "a locked subject stays locked after its erasure (Art. 17(3)(e), security): "
+        "pseudonym, tenant and a reason code only; deleted at unlock"
+    ),
 }
 
 

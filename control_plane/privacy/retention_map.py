@@ -164,6 +164,9 @@ SESSION_CASCADE: tuple[tuple[str, str], ...] = (
 LIFETIME_BOUND: Mapping[str, str] = {
     "subject": "the account itself: lives until the subject's erasure",
     "subject_data_key": "lives and dies with its subject (crypto-shredding on erasure)",
+    "subject_suppression": (
+        "a lock that outlives the subject's erasure: deleted when the subject is unlocked"
+    ),
 }
 
 

@@ -35,6 +35,14 @@ class SubjectErasing(Conflict):
     default_message = "subject is being erased"
 
 
+class SelfLockRefused(Conflict):
+    """Locking one's own subject would lock the caller out (and could leave no active
+    administrator to unlock anyone)."""
+
+    code = "self_lock_refused"
+    default_message = "you cannot lock your own subject"
+
+
 class MintUnavailable(Unavailable):
     """The mint could not be recorded (or not in time): no token (fail closed)."""
 

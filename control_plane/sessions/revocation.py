@@ -7,6 +7,11 @@ lock ends all live participation at once and blocks minting (``cedar_principal``
 a non-active subject as locked); tokens minted before the lock stay refused for the
 re-kick window even after an unlock, because LiveKit keeps refreshing them (ASVS 7.4.2,
 7.4.5; livekit.md §5.1-5.2).
+
+Nobody locks their own subject (refused with 409, audited): so every lock leaves the
+administrator who made it active, and the last active administrator can never be locked
+by hand. A lock that outlived an erasure (``identity.suppression``) is lifted by an
+unlock like any other.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from control_plane.authz.types import (
 )
 from control_plane.identity.browser import revoke_all_browser_sessions
 from control_plane.identity.service import ensure_subject, find_subject
+from control_plane.identity.suppression import find_suppression, lift_suppression
 from control_plane.identity.tables import Subject
 from control_plane.identity.types import SubjectId as IdentitySubjectId
 from control_plane.livekit.remediation import (
@@ -45,7 +51,7 @@ from control_plane.livekit.remediation import (
     schedule_remediation,
 )
 from control_plane.livekit.service import list_open_participation_rooms
-from control_plane.sessions.errors import SubjectErasing, SubjectNotFound
+from control_plane.sessions.errors import SelfLockRefused, SubjectErasing, SubjectNotFound
 from control_plane.sessions.lifecycle import (
     end_session_record,
     list_member_rooms,
@@ -175,6 +181,22 @@ async def lock_subject(
         services=services,
         now=now,
     )
+    if subject.id == caller.principal.subject_id:
+        await append_audit(
+            tx,
+            event=AuditEvent(
+                type=AuditEventType.SUBJECT_LOCKED,
+                outcome=Outcome.DENIED,
+                actor=caller.principal.subject_id,
+                target=subject.id,
+                reason="refused: a caller cannot lock their own subject",
+                decision_id=decisions[0].id,
+                policy_version=decisions[0].policy_version,
+                request_id=caller.request_id,
+            ),
+            now=now,
+        )
+        raise SelfLockRefused()
     if subject.status == "active":
         subject.status = "locked"
         subject.status_reason = reason[:256]
@@ -210,6 +232,21 @@ async def lock_subject(
     return SubjectChange(subject.id, subject.status, rooms, revoked)
 
 
+async def _unlock_target(
+    tx: AsyncSession, subject_id: str
+) -> tuple[SubjectResource, Subject | None]:
+    """The subject to unlock: its row, or for an erased subject only its suppression."""
+    if not SUBJECT_ID.match(subject_id):
+        raise SubjectNotFound()
+    subject = await find_subject(tx, subject_id)
+    if subject is not None:
+        return _subject_resource(subject), subject
+    suppression = await find_suppression(tx, subject_id)
+    if suppression is None:
+        raise SubjectNotFound()
+    return SubjectResource(SubjectId(subject_id), TenantId(suppression.tenant)), None
+
+
 async def unlock_subject(
     tx: AsyncSession,
     *,
@@ -220,38 +257,41 @@ async def unlock_subject(
     now: datetime,
 ) -> SubjectChange:
     """Unlock a locked subject (new mints allowed again; older tokens stay refused until
-    the re-kick window ends). A subject being erased cannot be unlocked."""
-    subject = await get_subject(tx, subject_id)
+    the re-kick window ends), and lift a lock that outlived its erasure. A subject being
+    erased cannot be unlocked."""
+    resource, subject = await _unlock_target(tx, subject_id)
     decisions = await _decide(
         tx,
         caller=caller,
-        requests=[(Action.LOCK_SUBJECT, _subject_resource(subject), subject.id)],
+        requests=[(Action.LOCK_SUBJECT, resource, subject_id)],
         services=services,
         now=now,
     )
-    if subject.status == "erasing":
+    if subject is not None and subject.status == "erasing":
         raise SubjectErasing()
-    if subject.status == "locked":
+    if subject is not None and subject.status == "locked":
         subject.status = "active"
         subject.status_reason = reason[:256]
         subject.status_changed_at = now
         tx.add(subject)
         await tx.flush()
+    lifted = await lift_suppression(tx, subject_id=subject_id)
     await append_audit(
         tx,
         event=AuditEvent(
             type=AuditEventType.SUBJECT_UNLOCKED,
             outcome=Outcome.SUCCESS,
             actor=caller.principal.subject_id,
-            target=subject.id,
+            target=subject_id,
             reason=reason[:256] or "unlocked",
             decision_id=decisions[0].id,
             policy_version=decisions[0].policy_version,
             request_id=caller.request_id,
+            details={"suppression_lifted": lifted},
         ),
         now=now,
     )
-    return SubjectChange(subject.id, subject.status, 0, 0)
+    return SubjectChange(subject_id, subject.status if subject else "active", 0, 0)
 
 
 async def end_session(

@@ -179,7 +179,7 @@ _SUBJECT_ERRORS = {**_ERRORS, 404: {"description": "no such subject"}}
 @subjects_router.post(
     "/{subject_id}/lock",
     response_model=SubjectStatusOut,
-    responses={**_SUBJECT_ERRORS, 409: {"description": "subject is being erased"}},
+    responses={**_SUBJECT_ERRORS, 409: {"description": "your own subject"}},
     summary="Lock a subject: no new tokens, browser sessions revoked, removed from every room",
 )
 async def lock_subject(

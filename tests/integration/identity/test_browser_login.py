@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from control_plane.audit.tables import AuditRecord
 from control_plane.identity.errors import AuthenticationFailed
 from control_plane.identity.verify import verify_id_token
 from control_plane.store.uow import unit_of_work
-from tests.support.app import RunningApp
+from tests.support.app import FrozenClock, RunningApp, make_settings, running_app
 from tests.support.harness import HarnessEnv
 from tests.support.idp import LoginRejected, complete_login, get_access_token
 
@@ -181,3 +182,137 @@ async def test_browser_sessions_can_be_listed_and_revoked(
         )
         assert revoked.status_code == 204
         assert (await other.get("/auth/session")).status_code == 401
+
+
+async def _login(client: httpx.AsyncClient, env: HarnessEnv, path: str = "/auth/login") -> str:
+    """A full login in ``client``; the callback's redirect target."""
+    started = await client.get(path)
+    assert started.status_code == 302, started.text
+    assert started.headers["cache-control"] == "no-store"
+    redirect = complete_login(
+        env, started.headers["location"], username="carol", password="carol-password"
+    )
+    landed = await client.get(_callback_path(redirect))
+    assert landed.status_code == 302, landed.text
+    assert landed.headers["cache-control"] == "no-store"
+    return landed.headers["location"]
+
+
+async def test_login_lands_on_a_page_that_exists_and_auth_responses_are_not_stored(
+    live_app: RunningApp, harness_env: HarnessEnv
+) -> None:
+    assert await _login(live_app.client, harness_env) == "/auth/session"
+    landing = await live_app.client.get("/auth/session")
+    assert landing.status_code == 200
+    assert landing.headers["cache-control"] == "no-store"
+    sessions = await live_app.client.get("/v1/me/sessions")
+    assert sessions.headers["cache-control"] == "no-store"
+    csrf = landing.json()["csrf_token"]
+    out = await live_app.client.post("/auth/logout", headers={"X-CSRF-Token": csrf})
+    assert out.headers["cache-control"] == "no-store"
+
+
+async def test_a_same_origin_return_to_is_where_the_login_lands(
+    live_app: RunningApp, harness_env: HarnessEnv
+) -> None:
+    target = "/v1/me/sessions?view=all"
+    landed = await _login(live_app.client, harness_env, f"/auth/login?return_to={quote(target)}")
+    assert landed == target
+    assert (await live_app.client.get(landed)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "return_to",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/%2e%2e//evil.example",
+        "/a/../..//evil.example",
+        "javascript:alert(1)",
+        "/ok\r\nSet-Cookie: x=y",
+        "/caf\u00e9",
+        "relative/path",
+        "/" + "a" * 600,
+        "",
+    ],
+)
+async def test_an_open_redirect_return_to_is_refused_and_audited(
+    live_app: RunningApp, return_to: str
+) -> None:
+    response = await live_app.client.get("/auth/login", params={"return_to": return_to})
+    assert response.status_code == 422
+    assert response.json()["error"] == "return_to_refused"
+    assert "set-cookie" not in response.headers
+    assert "evil" not in response.text
+    reasons = await _audit_reasons(live_app, "auth.login_failed")
+    assert reasons == ["return_to refused (not a same-origin relative path)"]
+
+
+async def test_csrf_token_is_the_same_in_every_tab_and_new_at_the_next_login(
+    live_app: RunningApp, harness_env: HarnessEnv
+) -> None:
+    await _login(live_app.client, harness_env)
+    first = (await live_app.client.get("/auth/session")).json()["csrf_token"]
+    # A second tab: the same browser's cookies, its own requests.
+    tab = httpx.AsyncClient(
+        transport=live_app.client._transport,
+        base_url="http://testserver",
+        cookies=live_app.client.cookies,
+    )
+    async with tab:
+        assert (await tab.get("/auth/session")).json()["csrf_token"] == first
+        assert (await live_app.client.get("/auth/session")).json()["csrf_token"] == first
+        created = await live_app.client.post(
+            "/v1/sessions", json={}, headers={"X-CSRF-Token": first}
+        )
+        assert created.status_code == 201, created.text
+    # A new login is a new session with a new token; the old one does not carry over.
+    await _login(live_app.client, harness_env)
+    second = (await live_app.client.get("/auth/session")).json()["csrf_token"]
+    assert second != first
+    stale = await live_app.client.post("/v1/sessions", json={}, headers={"X-CSRF-Token": first})
+    assert stale.status_code == 403
+    fresh = await live_app.client.post("/v1/sessions", json={}, headers={"X-CSRF-Token": second})
+    assert fresh.status_code == 201
+
+
+async def test_over_https_both_cookies_are_host_prefixed_secure_and_cleared_as_set(
+    tmp_path: Path, database_url: str, harness_env: HarnessEnv, clock: FrozenClock
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        database_url=database_url,
+        env=harness_env,
+        server={"public_base_url": "https://testserver"},
+    )
+    async with running_app(settings, clock=clock) as app:
+        transport = httpx.ASGITransport(app=app.app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+            started = await client.get("/auth/login")
+            login_cookie = started.headers["set-cookie"]
+            assert login_cookie.startswith("__Host-cp_login=")
+            for attribute in ("HttpOnly", "Max-Age=600", "Path=/", "SameSite=lax", "Secure"):
+                assert attribute in login_cookie
+            assert "Domain" not in login_cookie
+            redirect = complete_login(
+                harness_env,
+                started.headers["location"],
+                username="carol",
+                password="carol-password",
+            )
+            landed = await client.get(_callback_path(redirect))
+            assert landed.status_code == 302, landed.text
+            cookies = landed.headers.get_list("set-cookie")
+            [session] = [c for c in cookies if c.startswith("__Host-cp_session=")]
+            [cleared] = [c for c in cookies if c.startswith("__Host-cp_login=")]
+            assert "Secure" in session
+            assert "Max-Age=0" in cleared
+            assert "Secure" in cleared
+            csrf = (await client.get("/auth/session")).json()["csrf_token"]
+            out = await client.post("/auth/logout", headers={"X-CSRF-Token": csrf})
+            [ended] = out.headers.get_list("set-cookie")
+            assert ended.startswith("__Host-cp_session=")
+            assert "Max-Age=0" in ended
+            assert "Secure" in ended

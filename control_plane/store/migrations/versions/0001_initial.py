@@ -302,6 +302,8 @@ def upgrade() -> None:
         sa.Column("state_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("nonce", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
         sa.Column("code_verifier", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("binding_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("return_to", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("state_hash"),
@@ -320,6 +322,15 @@ def upgrade() -> None:
         sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("legal_hold", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "subject_suppression",
+        sa.Column("subject_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("tenant", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("reason_code", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("subject_id"),
     )
     op.create_table(
         "subject_data_key",
@@ -499,6 +510,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_subject_data_key_kek")
 
     op.drop_table("subject_data_key")
+    op.drop_table("subject_suppression")
     op.drop_table("subject")
     with op.batch_alter_table("pending_login", schema=None) as batch_op:
         batch_op.drop_index("ix_pending_login_expires")
