@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import RowMapping
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.agents.dispatches import list_room_dispatches
@@ -23,8 +24,10 @@ from control_plane.identity.service import subject_status
 from control_plane.livekit.correlation import (
     AGENT_NAME_ATTRIBUTE,
     ANOMALY_PLANS,
+    TOKEN_ID_ATTRIBUTE,
     AnomalyPlan,
     AnomalyRule,
+    ConnectionFact,
     DispatchFact,
     JoinFacts,
     JoinVerdict,
@@ -32,7 +35,6 @@ from control_plane.livekit.correlation import (
     Remedy,
     RemovalFact,
     SessionFact,
-    base_identity,
     explain_join,
     is_duplicate_identity,
     track_allowed,
@@ -45,18 +47,18 @@ from control_plane.livekit.remediation import (
     schedule_remediation,
 )
 from control_plane.livekit.tables import Participation
-from control_plane.livekit.types import ParticipantView
+from control_plane.livekit.types import DispatchView, ParticipantView
 from control_plane.risk.anomaly import raise_anomaly
 from control_plane.store.engine import insert_new
-from control_plane.tokens.service import list_ledger_for_identity
+from control_plane.tokens.service import find_ledger_row
 
 if TYPE_CHECKING:
-    pass
+    from control_plane.agents.tables import AgentDispatch
 
 TRACK_NOT_GRANTED = "track_source_not_granted"
 
-DispatchJobs = Mapping[str, tuple[str, ...]]
-"""LiveKit's view of dispatches in a room: dispatch id -> job participant identities."""
+DispatchJobs = Mapping[str, DispatchView]
+"""LiveKit's view of dispatches in a room, by dispatch id (its jobs' identities)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,45 @@ def _ledger_fact(row: RowMapping) -> LedgerFact:
     )
 
 
+def _is_lookup_safe(value: str, limit: int = 128) -> bool:
+    """An identity from outside that a mint could have produced, safe to look up (bounded,
+    printable ASCII: PostgreSQL refuses a NUL in text). Anything else is no one's."""
+    return 0 < len(value) <= limit and value.isascii() and value.isprintable()
+
+
+async def _mint_connections(
+    tx: AsyncSession, *, room: str, token_id: str, sid: str
+) -> tuple[ConnectionFact, ...]:
+    """The room's other connections explained by this mint (open and closed)."""
+    rows = (
+        await tx.exec(
+            select(Participation.sid, Participation.identity, Participation.left_at)
+            .where(Participation.room_name == room)
+            .where(Participation.token_id == token_id)
+            .where(Participation.verdict == "explained")
+            .where(col(Participation.sid) != sid)
+        )
+    ).all()
+    return tuple(
+        ConnectionFact(sid=s, identity=i, left_at=as_utc(left) if left else None)
+        for s, i, left in rows
+    )
+
+
+def _dispatch_fact(dispatch: AgentDispatch, view: DispatchView | None) -> DispatchFact:
+    return DispatchFact(
+        dispatch_id=dispatch.id,
+        agent_name=dispatch.agent_name,
+        deleted_at=as_utc(dispatch.deleted_at) if dispatch.deleted_at else None,
+        job_identities=view.job_participant_identities if view else (),
+        ended_jobs=tuple(
+            (identity, datetime.fromtimestamp(at, tz=UTC)) for identity, at in view.ended_jobs
+        )
+        if view
+        else (),
+    )
+
+
 async def gather_join_facts(
     tx: AsyncSession,
     *,
@@ -121,12 +162,15 @@ async def gather_join_facts(
     participant: ParticipantView,
     joined_at: datetime,
     dispatch_jobs: DispatchJobs | None,
+    live_rivals: tuple[str, ...] = (),
     now: datetime,
 ) -> JoinFacts:
     """Everything ``explain_join`` needs, read in the caller's transaction (Core reads:
     this runs for every join). ``session``: the room's, as ``record_for_room`` read it in
-    this transaction."""
-    identity = base_identity(participant.identity)
+    this transaction. Every lookup uses the participant's exact identity and the exact
+    ``cp.tid`` it carries (T-JOIN-4)."""
+    identity = participant.identity if _is_lookup_safe(participant.identity) else ""
+    token_id = participant.attributes.get(TOKEN_ID_ATTRIBUTE, "")
     session_fact = (
         SessionFact(
             session_id=str(session["id"]),
@@ -138,27 +182,26 @@ async def gather_join_facts(
         if session is not None
         else None
     )
-    ledger = await list_ledger_for_identity(tx, identity=identity, room=room)
-    status = await subject_status(tx, identity)
-    removals = await list_active_removals(tx, identity=identity, now=now)
+    row = await find_ledger_row(tx, token_id=token_id) if token_id else None
+    status = await subject_status(tx, identity) if identity else None
+    removals = await list_active_removals(tx, identity=identity, now=now) if identity else ()
+    connections = (
+        await _mint_connections(tx, room=room, token_id=token_id, sid=participant.sid)
+        if row is not None
+        else ()
+    )
     dispatches: tuple[DispatchFact, ...] = ()
     if participant.kind == "AGENT":
         jobs = dispatch_jobs or {}
         dispatches = tuple(
-            DispatchFact(
-                dispatch_id=d.id,
-                agent_name=d.agent_name,
-                deleted_at=as_utc(d.deleted_at) if d.deleted_at else None,
-                job_identities=jobs.get(d.id, ()),
-            )
-            for d in await list_room_dispatches(tx, room=room)
+            _dispatch_fact(d, jobs.get(d.id)) for d in await list_room_dispatches(tx, room=room)
         )
     return JoinFacts(
         room=room,
         participant=participant,
         joined_at=joined_at,
         session=session_fact,
-        ledger=tuple(_ledger_fact(r) for r in ledger),
+        ledger=(_ledger_fact(row),) if row is not None else (),
         subject_status=status,
         removals=tuple(
             RemovalFact(
@@ -169,6 +212,8 @@ async def gather_join_facts(
             for r in removals
         ),
         dispatches=dispatches,
+        mint_connections=connections,
+        live_rivals=live_rivals,
     )
 
 
@@ -268,11 +313,13 @@ async def audit_join(
     dispatch_jobs: DispatchJobs | None,
     settings: AuditSettings,
     now: datetime,
+    live_rivals: tuple[str, ...] = (),
 ) -> Participation | None:
     """Audit one connection once: the new participation, or None if it was already known.
 
-    Raises ``JoinPending`` (nothing written) for a dispatched agent LiveKit lists no job
-    for yet."""
+    ``live_rivals``: other sids LiveKit lists right now with the same ``cp.tid`` that
+    joined earlier (the reconciler's listing). Raises ``JoinPending`` (nothing written)
+    for a dispatched agent LiveKit lists no job for yet."""
     facts = await gather_join_facts(
         tx,
         room=room,
@@ -280,13 +327,17 @@ async def audit_join(
         participant=participant,
         joined_at=joined_at,
         dispatch_jobs=dispatch_jobs,
+        live_rivals=live_rivals,
         now=now,
     )
     if is_agent_job_pending(facts, now=now):
         raise JoinPending()
     verdict = explain_join(facts, now=now)
-    identity = base_identity(participant.identity)
-    subject_id = verdict.subject_id or (identity if facts.subject_status is not None else None)
+    # The exact identity's subject, if it is one: a derived or look-alike identity is no
+    # one's, so an impersonation never raises its victim's risk.
+    subject_id = verdict.subject_id or (
+        participant.identity[:64] if facts.subject_status is not None else None
+    )
     values: dict[str, object] = {
         "sid": participant.sid[:64],
         "room_name": room[:256],
@@ -294,7 +345,9 @@ async def audit_join(
         "identity": participant.identity[:256],
         "subject_id": subject_id,
         "kind": participant.kind[:16],
-        "token_id": verdict.token_id or (participant.attributes.get("cp.tid") or "")[:64] or None,
+        "token_id": verdict.token_id
+        or (participant.attributes.get(TOKEN_ID_ATTRIBUTE) or "")[:64]
+        or None,
         "verdict": "explained" if verdict.explained else "unexplained",
         "reasons": [r.value for r in verdict.reasons],
         "source": source,

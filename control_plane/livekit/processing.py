@@ -336,7 +336,7 @@ class WebhookProcessor:
             return {}
         except LiveKitUnavailable as exc:
             raise Deferred("dispatch list unavailable") from exc
-        return {d.id: d.job_participant_identities for d in dispatches}
+        return {d.id: d for d in dispatches}
 
     async def _process(self, row: WebhookEvent, *, claim: str) -> None:
         final = row.attempts + 1 >= self._policy.max_attempts

@@ -153,11 +153,14 @@ async def has_pending_remediation(tx: AsyncSession, *, room: str, sid: str) -> b
 async def record_removal(
     tx: AsyncSession, *, room: str, identity: str, reason: str, now: datetime, ttl: timedelta
 ) -> None:
-    """Put an identity on the re-kick list (``room="*"``: every room) until ``now + ttl``."""
+    """Put an identity on the re-kick list (``room="*"``: every room) until ``now + ttl``.
+
+    The exact identity: evicting ``<subject>#x`` must not put the subject it imitates on
+    the list (an intruder could otherwise get the real user refused, T-JOIN-4)."""
     tx.add(
         Removal(
             room_name=room,
-            identity=base_identity(identity),
+            identity=identity[:256],
             reason=reason[:128],
             created_at=now,
             expires_at=now + ttl,
@@ -180,9 +183,7 @@ async def list_active_removals(
 ) -> Sequence[RowMapping]:
     """The identity's live re-kick entries (any room): room_name, created_at, expires_at."""
     connection = await tx.connection()
-    result = await connection.execute(
-        _ACTIVE_REMOVALS, {"identity": base_identity(identity), "now": now}
-    )
+    result = await connection.execute(_ACTIVE_REMOVALS, {"identity": identity, "now": now})
     return result.mappings().all()
 
 

@@ -39,3 +39,6 @@ class DispatchView:
     agent_name: str
     metadata: str
     job_participant_identities: tuple[str, ...]
+    # (identity, ended_at unix seconds) of the jobs that have ended: an ended job's
+    # identity explains no later join (T-JOIN-7).
+    ended_jobs: tuple[tuple[str, int], ...] = ()
