@@ -274,11 +274,13 @@ THREATS: tuple[Threat, ...] = (
         "agents' pair every worker holds)",
         mitigation="cp.tid names the ledger row; the row explains only its exact identity "
         "(byte for byte) in its own room, with exactly the minted attributes; the copy lends "
-        "no subject and goes on the re-kick list under its own identity, never the victim's.",
+        "no subject and goes on the re-kick list under its own identity, never the victim's; an "
+        "identity PostgreSQL cannot store (NUL) is stored with a stand-in and removed by sid.",
         tests=(
             f"{_JOIN_AUDIT}::test_a_suffixed_copy_of_a_real_identity_with_its_cp_tid_is_removed",
             f"{_JOIN_BINDING}::test_an_identity_not_exactly_minted_is_unexplained",
             f"{_JOIN_BINDING}::test_a_copied_cp_tid_of_another_room_is_unexplained",
+            f"{_JOIN_AUDIT}::test_an_identity_no_database_can_store_is_still_removed",
         ),
         references=("livekit.md §1 suffixed identities", "README LiveKit keys"),
     ),

@@ -47,7 +47,7 @@ from control_plane.livekit.remediation import (
     schedule_remediation,
 )
 from control_plane.livekit.tables import Participation
-from control_plane.livekit.types import DispatchView, ParticipantView
+from control_plane.livekit.types import DispatchView, ParticipantView, storable
 from control_plane.risk.anomaly import raise_anomaly
 from control_plane.store.engine import insert_new
 from control_plane.tokens.service import find_ledger_row
@@ -342,11 +342,11 @@ async def audit_join(
         "sid": participant.sid[:64],
         "room_name": room[:256],
         "session_id": verdict.session_id,
-        "identity": participant.identity[:256],
+        "identity": storable(participant.identity)[:256],
         "subject_id": subject_id,
         "kind": participant.kind[:16],
         "token_id": verdict.token_id
-        or (participant.attributes.get(TOKEN_ID_ATTRIBUTE) or "")[:64]
+        or storable(participant.attributes.get(TOKEN_ID_ATTRIBUTE) or "")[:64]
         or None,
         "verdict": "explained" if verdict.explained else "unexplained",
         "reasons": [r.value for r in verdict.reasons],

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+NUL_STAND_IN = "\ufffd"
+
+
+def storable(value: str) -> str:
+    """``value`` as the store keeps it: livekit-server accepts any string as an identity or
+    attribute, a NUL included, which PostgreSQL text cannot hold (pure). A stored value
+    with the stand-in may not be the live one: remediation resolves it by sid."""
+    return value.replace("\x00", NUL_STAND_IN)
+
 
 @dataclass(frozen=True)
 class ParticipantPermissionView:

@@ -639,3 +639,30 @@ async def test_a_token_refreshed_by_livekit_keeps_its_mint_after_the_mint_expire
     assert [p.verdict for p in rows] == ["explained", "explained"]
     assert {p.token_id for p in rows} == {session["token_id"]}
     assert not second.gone.is_set()
+
+
+async def test_an_identity_no_database_can_store_is_still_removed(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    """livekit-server accepts any string as an identity, a NUL included, which PostgreSQL
+    text cannot hold: the copy must still be recorded, removed and raise an anomaly."""
+    session = await _create_session(served.base_url, await _bearer(harness_env, "alice"))
+    room, identity = session["room"], session["identity"]
+    owner = clients()
+    await owner.connect(harness_env, session["token"])
+    await _participation(served, room, identity)
+    intruder = clients()
+    await intruder.connect(
+        harness_env,
+        _agents_key_token(
+            harness_env,
+            room=room,
+            identity=f"{identity}\x00",
+            attributes={"cp.tid": session["token_id"] + "\x00"},
+        ),
+    )
+    assert await intruder.wait_gone(10.0), "the NUL identity is still connected"
+    row = await _participation(served, room, f"{identity}\ufffd")
+    assert row.verdict == "unexplained"
+    assert "unexplained_join" in await _anomaly_rules(served)
+    assert not owner.gone.is_set()
