@@ -666,3 +666,39 @@ async def test_an_identity_no_database_can_store_is_still_removed(
     assert row.verdict == "unexplained"
     assert "unexplained_join" in await _anomaly_rules(served)
     assert not owner.gone.is_set()
+
+
+async def test_the_agents_key_cannot_pass_a_join_off_as_an_agent_or_a_user_as_one(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    """An AGENT participant the agents' key signed itself (no dispatch of ours lists it)
+    and a STANDARD one with the real mint claiming lk.agent_name are both removed."""
+    session = await _create_session(served.base_url, await _bearer(harness_env, "alice"))
+    room, identity = session["room"], session["identity"]
+    agent_name = served.state.settings.agents.agent_name
+    grants = api.VideoGrants(room_join=True, room=room, agent=True, can_subscribe=True)
+    fake_agent = (
+        api.AccessToken(harness_env.livekit_agent_key, harness_env.livekit_agent_secret)
+        .with_identity("agent-AJ_forged")
+        .with_kind("agent")
+        .with_attributes({"lk.agent_name": agent_name})
+        .with_ttl(timedelta(minutes=5))
+        .with_grants(grants)
+        .to_jwt()
+    )
+    posing = _agents_key_token(
+        harness_env,
+        room=room,
+        identity=identity,
+        attributes={"cp.tid": session["token_id"], "lk.agent_name": agent_name},
+    )
+    agent, user = clients(), clients()
+    await agent.connect(harness_env, fake_agent)
+    await user.connect(harness_env, posing)
+    assert await agent.wait_gone(10.0), "an undispatched agent is still connected"
+    assert await user.wait_gone(10.0), "a user claiming an agent name is still connected"
+    agent_row = await _participation(served, room, "agent-AJ_forged")
+    assert agent_row.kind == "AGENT"
+    assert "agent_not_dispatched" in agent_row.reasons
+    user_row = await _participation(served, room, identity)
+    assert "attributes_not_minted" in user_row.reasons
