@@ -26,9 +26,9 @@ from control_plane.clock import Clock, as_utc
 from control_plane.livekit.client import LiveKitRooms
 from control_plane.livekit.correlation import TOKEN_ID_ATTRIBUTE, JoinReason, track_allowed
 from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
+from control_plane.livekit.join_facts import DispatchJobs
 from control_plane.livekit.participation import (
     AuditSettings,
-    DispatchJobs,
     JoinPending,
     audit_join,
     audit_track,

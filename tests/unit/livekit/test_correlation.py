@@ -10,18 +10,20 @@ import pytest
 
 from control_plane.livekit.correlation import (
     AnomalyRule,
-    DispatchFact,
-    JoinFacts,
     JoinReason,
-    LedgerFact,
     Remedy,
-    RemovalFact,
-    SessionFact,
     base_identity,
     explain_join,
     is_duplicate_identity,
     permission_excess,
     track_allowed,
+)
+from control_plane.livekit.facts import (
+    DispatchFact,
+    JoinFacts,
+    LedgerFact,
+    RemovalFact,
+    SessionFact,
 )
 from control_plane.livekit.types import ParticipantPermissionView, ParticipantView
 from control_plane.risk.types import AnomalyResponse, Severity

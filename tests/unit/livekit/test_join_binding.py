@@ -12,12 +12,11 @@ import pytest
 from control_plane.livekit.correlation import (
     REFRESH_VALIDITY,
     AnomalyRule,
-    ConnectionFact,
-    JoinFacts,
     JoinReason,
     Remedy,
     explain_join,
 )
+from control_plane.livekit.facts import ConnectionFact, JoinFacts
 from control_plane.livekit.reconcile import live_rivals
 from tests.unit.livekit.test_correlation import (
     AGENT,
