@@ -281,6 +281,7 @@ THREATS: tuple[Threat, ...] = (
             f"{_JOIN_BINDING}::test_an_identity_not_exactly_minted_is_unexplained",
             f"{_JOIN_BINDING}::test_a_copied_cp_tid_of_another_room_is_unexplained",
             f"{_JOIN_AUDIT}::test_an_identity_no_database_can_store_is_still_removed",
+            f"{_JOIN_AUDIT}::test_a_cp_tid_copied_into_another_room_is_removed",
         ),
         references=("livekit.md §1 suffixed identities", "README LiveKit keys"),
     ),
@@ -333,7 +334,8 @@ THREATS: tuple[Threat, ...] = (
         tests=(
             f"{_JOIN_BINDING}::test_an_agent_identity_must_be_a_live_job_of_a_recorded_dispatch",
             f"{_JOIN_BINDING}::test_attributes_must_be_exactly_the_minted_ones",
-            f"{_JOIN_AUDIT}::test_a_suffixed_copy_of_a_real_identity_with_its_cp_tid_is_removed",
+            f"{_JOIN_AUDIT}::"
+            "test_the_agents_key_cannot_pass_a_join_off_as_an_agent_or_a_user_as_one",
         ),
         references=("README LiveKit keys",),
     ),

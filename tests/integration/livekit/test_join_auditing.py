@@ -702,3 +702,26 @@ async def test_the_agents_key_cannot_pass_a_join_off_as_an_agent_or_a_user_as_on
     assert "agent_not_dispatched" in agent_row.reasons
     user_row = await _participation(served, room, identity)
     assert "attributes_not_minted" in user_row.reasons
+
+
+async def test_a_cp_tid_copied_into_another_room_is_removed(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    """alice's exact identity and a mint of hers, in another session's room of hers."""
+    alice = await _bearer(harness_env, "alice")
+    first = await _create_session(served.base_url, alice)
+    second = await _create_session(served.base_url, alice)
+    intruder = clients()
+    await intruder.connect(
+        harness_env,
+        _agents_key_token(
+            harness_env,
+            room=second["room"],
+            identity=first["identity"],
+            attributes={"cp.tid": first["token_id"]},
+        ),
+    )
+    assert await intruder.wait_gone(10.0), "a mint of another room explained the join"
+    row = await _participation(served, second["room"], first["identity"])
+    assert row.verdict == "unexplained"
+    assert "token_of_another_room" in row.reasons
