@@ -346,10 +346,10 @@ def _agent_key_problems(settings: Settings) -> list[Problem]:
     """The agents' LiveKit key pair: their own, never the control plane's; strong outside
     development."""
     agents = settings.agents
-    if agents.livekit_api_key in {"", settings.livekit.api_key}:
+    if agents.livekit_api_key in {"", settings.livekit.api_key, settings.livekit.webhook_api_key}:
         return [
             "agents.livekit_api_key: workers need their own LiveKit key pair, never the "
-            "control plane's (livekit.md §5.10)"
+            "control plane's or the webhook pair (livekit.md §5.10, README LiveKit keys)"
         ]
     if settings.is_development:
         return []
@@ -405,6 +405,13 @@ def unsafe_settings(settings: Settings) -> list[Problem]:
     if settings.risk.storage_url.startswith("memory") and settings.server.replicas > 1:
         problems.append("risk.storage_url: in-memory rate limits cannot serve several replicas")
     problems += _key_problems(settings, KEY_NAMES)
+    if settings.livekit.webhook_api_key and (
+        settings.livekit.webhook_api_key == settings.livekit.api_key
+    ):
+        problems.append(
+            "livekit.webhook_api_key: webhooks need their own LiveKit key pair, never the "
+            "control plane's (README LiveKit keys)"
+        )
     for name, secret in (
         ("livekit.api_secret", settings.livekit.api_secret),
         ("livekit.webhook_api_secret", settings.livekit.webhook_api_secret),

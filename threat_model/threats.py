@@ -18,6 +18,7 @@ _AUDIT_VERIFY = "tests/integration/audit/test_verify.py"
 _WEBHOOK = "tests/integration/livekit/test_webhook_intake.py"
 _WEBHOOK_UNIT = "tests/unit/livekit/test_webhook.py"
 _JOIN_AUDIT = "tests/integration/livekit/test_join_auditing.py"
+_JOIN_BINDING = "tests/unit/livekit/test_join_binding.py"
 _TRANSCRIPTS = "tests/integration/privacy/test_transcripts.py"
 _ERASURE = "tests/integration/privacy/test_erasure.py"
 _RETENTION = "tests/integration/privacy/test_retention.py"
@@ -319,6 +320,81 @@ THREATS: tuple[Threat, ...] = (
             f"{_WEBHOOK}::test_minted_join_is_explained_and_an_ungranted_track_is_an_over_grant",
             f"{_WEBHOOK}::test_left_before_joined_and_duplicate_identity",
         ),
+    ),
+    Threat(
+        id="T-JOIN-4",
+        title="A derived or look-alike identity (#suffix, case, unicode, whitespace) with a "
+        "copied cp.tid passes as the participant it imitates",
+        category=Stride.SPOOFING,
+        asset="live session media",
+        entry_point="LiveKit signalling (a token signed by any configured key, e.g. the "
+        "agents' pair every worker holds)",
+        mitigation="cp.tid names the ledger row; the row explains only its exact identity "
+        "(byte for byte) in its own room, with exactly the minted attributes; the copy lends "
+        "no subject and goes on the re-kick list under its own identity, never the victim's; an "
+        "identity PostgreSQL cannot store (NUL) is stored with a stand-in and removed by sid.",
+        tests=(
+            f"{_JOIN_AUDIT}::test_a_suffixed_copy_of_a_real_identity_with_its_cp_tid_is_removed",
+            f"{_JOIN_BINDING}::test_an_identity_not_exactly_minted_is_unexplained",
+            f"{_JOIN_BINDING}::test_a_copied_cp_tid_of_another_room_is_unexplained",
+            f"{_JOIN_AUDIT}::test_an_identity_no_database_can_store_is_still_removed",
+            f"{_JOIN_AUDIT}::test_a_cp_tid_copied_into_another_room_is_removed",
+        ),
+        references=("livekit.md §1 suffixed identities", "README LiveKit keys"),
+    ),
+    Threat(
+        id="T-JOIN-5",
+        title="One mint explains several simultaneous connections",
+        category=Stride.ELEVATION_OF_PRIVILEGE,
+        asset="live session media",
+        entry_point="LiveKit signalling",
+        mitigation="One mint explains one live connection (participant sid): another open "
+        "connection on the mint under another identity, or an earlier sid LiveKit lists with "
+        "the same cp.tid, makes the newcomer mint_in_use (removed, anomaly); the same "
+        "identity replaces its connection (LiveKit keeps one per identity and room).",
+        tests=(
+            f"{_JOIN_AUDIT}::test_a_second_simultaneous_connection_on_one_mint_is_removed",
+            f"{_JOIN_BINDING}::test_a_second_live_connection_on_one_mint_is_unexplained",
+            f"{_JOIN_BINDING}::"
+            "test_a_mint_listed_twice_by_livekit_explains_only_the_first_connection",
+        ),
+    ),
+    Threat(
+        id="T-JOIN-6",
+        title="A legitimate reconnect with LiveKit's refreshed token is removed once the mint "
+        "expired (or a refresh is taken for a new mint)",
+        category=Stride.DENIAL_OF_SERVICE,
+        asset="live session media",
+        entry_point="LiveKit reconnect",
+        mitigation="A refreshed token keeps its cp.tid: a new connection of the same identity "
+        "on the same mint is explained while the connection it continues is open or left "
+        "less than a refreshed token's lifetime (10 min + leeway) ago.",
+        tests=(
+            f"{_JOIN_AUDIT}::"
+            "test_a_token_refreshed_by_livekit_keeps_its_mint_after_the_mint_expired",
+            f"{_JOIN_BINDING}::test_a_refreshed_token_keeps_its_mint",
+            f"{_JOIN_BINDING}::test_a_reconnect_of_the_same_identity_replaces_its_connection",
+        ),
+        references=("livekit.md §1 Server refresh of tokens while connected",),
+    ),
+    Threat(
+        id="T-JOIN-7",
+        title="The agents' key signs a join as an agent, or a standard participant claims "
+        "agent attributes; roomAdmin is invisible in webhooks",
+        category=Stride.SPOOFING,
+        asset="live session media",
+        entry_point="LiveKit signalling with the agents' key pair",
+        mitigation="An AGENT is explained only by its exact identity among the not-yet-ended "
+        "jobs of a dispatch we recorded, under its agent name; a STANDARD carries exactly the "
+        "minted attributes (no lk.agent_name); roomAdmin cannot be seen, so exact identity, "
+        "one connection per mint and removal catch its holder (README LiveKit keys).",
+        tests=(
+            f"{_JOIN_BINDING}::test_an_agent_identity_must_be_a_live_job_of_a_recorded_dispatch",
+            f"{_JOIN_BINDING}::test_attributes_must_be_exactly_the_minted_ones",
+            f"{_JOIN_AUDIT}::"
+            "test_the_agents_key_cannot_pass_a_join_off_as_an_agent_or_a_user_as_one",
+        ),
+        references=("README LiveKit keys",),
     ),
     Threat(
         id="T-AUD-1",

@@ -80,6 +80,22 @@ def participant_view(info: api.ParticipantInfo) -> ParticipantView:
     )
 
 
+def _job_identity(job: api.Job) -> str:
+    return job.state.participant_identity or f"agent-{job.id}"
+
+
+def _epoch_seconds(value: int) -> int:
+    """Unix seconds from a protocol timestamp: JobState times are nanoseconds, but the unit
+    is not in the proto, so milliseconds and seconds are read too (by magnitude)."""
+    if value >= 10**17:
+        return value // 1_000_000_000
+    if value >= 10**14:
+        return value // 1_000_000
+    if value >= 10**11:
+        return value // 1_000
+    return value
+
+
 class LiveKitClient:
     """livekit-api's LiveKitAPI with explicit timeouts and error translation."""
 
@@ -166,8 +182,11 @@ class LiveKitClient:
                 # A job's participant identity is recorded only after the agent joined,
                 # so a listing taken right at the join misses it; until then the agent
                 # joins under LiveKit's default identity for the job ("agent-<job id>").
-                job_participant_identities=tuple(
-                    j.state.participant_identity or f"agent-{j.id}" for j in d.state.jobs
+                job_participant_identities=tuple(_job_identity(j) for j in d.state.jobs),
+                ended_jobs=tuple(
+                    (_job_identity(j), _epoch_seconds(int(j.state.ended_at)))
+                    for j in d.state.jobs
+                    if j.state.ended_at
                 ),
             )
             for d in dispatches

@@ -2,16 +2,22 @@
 
 A LiveKit participant is *explained* only by something the control plane did:
 
-- a STANDARD participant by a mint-ledger row: its identity is the row's identity (or a
-  ``<identity>#<suffix>`` derived from it, livekit.md §1), its ``cp.tid`` attribute names
-  that row for this room, it joined within the token's validity (LiveKit's 1 min leeway
-  either side), its permissions are a subset of the minted grants and carry no privileged
+- a STANDARD participant by a mint-ledger row: its ``cp.tid`` attribute names that row,
+  the row was minted for exactly this identity (byte for byte: no ``#suffix`` derived
+  identity, no case variant, look-alike or padding, T-JOIN-4) and this room, it joined
+  within the token's validity (LiveKit's 1 min leeway either side) or continues a
+  connection of the same mint (a LiveKit-refreshed token keeps its ``cp.tid``, T-JOIN-6),
+  no other live connection holds the mint (T-JOIN-5), its attributes are exactly the
+  minted ones, its permissions are a subset of the minted grants and carry no privileged
   flag, its subject is active and its session is live;
 - an AGENT participant by a dispatch we created: the ``lk.agent_name`` attribute matches
-  it, and LiveKit lists the participant's identity among that dispatch's jobs.
+  it, and LiveKit lists the participant's exact identity among that dispatch's jobs, a job
+  that had not ended before the join (T-JOIN-7).
 
 Anything else is unexplained and removed (threats T-JOIN-1 forged token, T-JOIN-3 over-grant,
-T-JOIN-2 revoked user).
+T-JOIN-2 revoked user). ``roomAdmin`` (and ``roomCreate``, ``roomList``...) is not part of
+``ParticipantPermission``, so no webhook or listing shows it: a forged token carrying it is
+caught by the rules above, never by its grant (README "LiveKit keys").
 """
 
 from __future__ import annotations
@@ -20,12 +26,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from control_plane.livekit.types import ParticipantPermissionView, ParticipantView
+from control_plane.livekit.facts import (
+    DispatchFact,
+    JoinFacts,
+    LedgerFact,
+    RemovalFact,
+    SessionFact,
+)
+from control_plane.livekit.types import ParticipantPermissionView
 from control_plane.risk.types import AnomalyResponse, Severity
 
 TOKEN_ID_ATTRIBUTE = "cp.tid"  # noqa: S105 - an attribute name (tokens/claims.py)
 AGENT_NAME_ATTRIBUTE = "lk.agent_name"
 LIVEKIT_LEEWAY = timedelta(minutes=1)  # golang-jwt leeway in LiveKit's verifier
+# A connected participant gets a refreshed token every 5 min, valid max(10 min, what its
+# token had left) (livekit.md §1 "Server refresh"): a reconnect with the last one can come
+# up to this long after the connection it continues was last seen.
+REFRESH_VALIDITY = timedelta(minutes=10)
 AGENT_SOURCES: tuple[str, ...] = ("microphone",)
 
 
@@ -36,6 +53,10 @@ class JoinReason(StrEnum):
     KIND_NOT_ALLOWED = "kind_not_allowed"
     NO_TOKEN_ID = "no_token_id"  # noqa: S105 - a reason name
     UNKNOWN_TOKEN_ID = "unknown_token_id"  # noqa: S105 - a reason name
+    TOKEN_OTHER_ROOM = "token_of_another_room"  # noqa: S105 - a reason name
+    IDENTITY_NOT_MINTED = "identity_not_minted"  # derived, case variant, look-alike, copy
+    ATTRIBUTES_NOT_MINTED = "attributes_not_minted"  # e.g. a STANDARD claiming lk.agent_name
+    MINT_IN_USE = "mint_in_use"  # another live connection holds the same mint
     BEFORE_VALIDITY = "joined_before_token_validity"
     AFTER_EXPIRY = "joined_after_token_expiry"
     SUBJECT_UNKNOWN = "subject_unknown"
@@ -47,6 +68,7 @@ class JoinReason(StrEnum):
     PRIVILEGED_FLAG = "privileged_flag"
     AGENT_NOT_DISPATCHED = "agent_not_dispatched"
     AGENT_JOB_UNKNOWN = "agent_job_unknown"
+    AGENT_JOB_ENDED = "agent_job_ended"
 
 
 class AnomalyRule(StrEnum):
@@ -104,62 +126,6 @@ _OVER_GRANT = frozenset(
 
 
 @dataclass(frozen=True)
-class LedgerFact:
-    """A minted token (mint ledger row)."""
-
-    token_id: str
-    identity: str
-    room: str
-    subject_id: str
-    session_id: str
-    sources: tuple[str, ...]
-    can_publish_data: bool
-    can_subscribe: bool
-    issued_at: datetime
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class SessionFact:
-    session_id: str
-    room: str
-    is_active: bool
-    expires_at: datetime
-    ended_at: datetime | None
-
-
-@dataclass(frozen=True)
-class DispatchFact:
-    """A dispatch we created, with the job identities LiveKit lists for it."""
-
-    dispatch_id: str
-    agent_name: str
-    deleted_at: datetime | None
-    job_identities: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RemovalFact:
-    """A re-kick entry: tokens minted before ``created_at`` are refused until it expires."""
-
-    room: str  # "*" for every room
-    created_at: datetime
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class JoinFacts:
-    room: str
-    participant: ParticipantView
-    joined_at: datetime
-    session: SessionFact | None
-    ledger: tuple[LedgerFact, ...]  # rows minted for (base identity, room)
-    subject_status: str | None  # None: no such subject
-    removals: tuple[RemovalFact, ...] = ()
-    dispatches: tuple[DispatchFact, ...] = ()
-
-
-@dataclass(frozen=True)
 class JoinVerdict:
     explained: bool
     reasons: tuple[JoinReason, ...]
@@ -193,7 +159,10 @@ class JoinVerdict:
 
 
 def base_identity(identity: str) -> str:
-    """The minted identity behind a ``<identity>#<suffix>`` derived identity."""
+    """The identity a ``<identity>#<suffix>`` derived identity claims to come from.
+
+    Never explains a join (T-JOIN-4): only used to remove everything that looks like a
+    locked or erased subject."""
     return identity.split("#", 1)[0]
 
 
@@ -247,25 +216,67 @@ def _has_privileged_flag(permission: ParticipantPermissionView, *, allow_agent: 
 def token_reasons(
     facts: JoinFacts, token_id: str | None
 ) -> tuple[tuple[JoinReason, ...], LedgerFact | None]:
-    """Does ``cp.tid`` name a ledger row for this identity and room, valid at join time?"""
+    """Does ``cp.tid`` name a row minted for exactly this identity and room, valid at join
+    time (or continued through LiveKit's refresh)? The row only when it is this
+    participant's: a copied ``cp.tid`` never lends its subject to the intruder."""
     if not token_id:
         return (JoinReason.NO_TOKEN_ID,), None
-    identity = base_identity(facts.participant.identity)
-    row = next(
-        (
-            r
-            for r in facts.ledger
-            if r.token_id == token_id and r.identity == identity and r.room == facts.room
-        ),
-        None,
-    )
+    row = next((r for r in facts.ledger if r.token_id == token_id), None)
     if row is None:
         return (JoinReason.UNKNOWN_TOKEN_ID,), None
+    found: list[JoinReason] = []
+    if row.room != facts.room:
+        found.append(JoinReason.TOKEN_OTHER_ROOM)
+    if row.identity != facts.participant.identity:
+        found.append(JoinReason.IDENTITY_NOT_MINTED)
+    if found:
+        return tuple(found), None
     if facts.joined_at < row.issued_at - LIVEKIT_LEEWAY:
         return (JoinReason.BEFORE_VALIDITY,), row
-    if facts.joined_at > row.expires_at + LIVEKIT_LEEWAY:
+    if facts.joined_at > row.expires_at + LIVEKIT_LEEWAY and not continues_connection(facts):
         return (JoinReason.AFTER_EXPIRY,), row
     return (), row
+
+
+def continues_connection(facts: JoinFacts) -> bool:
+    """A new connection of the same identity on the same mint while an earlier one was
+    live, or soon enough after it that the refreshed token it was given still works: a
+    full reconnect (new sid) with LiveKit's refreshed token, which keeps ``cp.tid``."""
+    participant = facts.participant
+    return any(
+        c.sid != participant.sid
+        and c.identity == participant.identity
+        and (c.left_at is None or facts.joined_at <= c.left_at + REFRESH_VALIDITY + LIVEKIT_LEEWAY)
+        for c in facts.mint_connections
+    )
+
+
+def connection_reasons(facts: JoinFacts) -> tuple[JoinReason, ...]:
+    """One mint explains one live connection at a time (by participant sid, T-JOIN-5).
+
+    An open connection of the *same* identity is not a rival: LiveKit keeps one connection
+    per identity in a room and has just closed it (a reconnect, or a DUPLICATE_IDENTITY
+    takeover, which ``close_participation`` raises as its own anomaly)."""
+    participant = facts.participant
+    if facts.live_rivals:
+        return (JoinReason.MINT_IN_USE,)
+    for other in facts.mint_connections:
+        if (
+            other.sid != participant.sid
+            and other.left_at is None
+            and other.identity != participant.identity
+        ):
+            return (JoinReason.MINT_IN_USE,)
+    return ()
+
+
+def attribute_reasons(attributes: dict[str, str], token_id: str | None) -> tuple[JoinReason, ...]:
+    """A minted STANDARD participant carries exactly the attributes we minted (``cp.tid``;
+    it may not change them: no canUpdateOwnMetadata), so nothing claims ``lk.agent_name``
+    or any other role."""
+    if token_id and attributes != {TOKEN_ID_ATTRIBUTE: token_id}:
+        return (JoinReason.ATTRIBUTES_NOT_MINTED,)
+    return ()
 
 
 def removal_applies(
@@ -294,6 +305,9 @@ def explain_join(facts: JoinFacts, *, now: datetime) -> JoinVerdict:
     token_id = participant.attributes.get(TOKEN_ID_ATTRIBUTE)
     found, row = token_reasons(facts, token_id)
     reasons.extend(found)
+    reasons.extend(attribute_reasons(participant.attributes, token_id))
+    if token_id:
+        reasons.extend(connection_reasons(facts))
     if facts.subject_status is None:
         reasons.append(JoinReason.SUBJECT_UNKNOWN)
     elif facts.subject_status != "active":
@@ -339,6 +353,8 @@ def _explain_agent(facts: JoinFacts, *, now: datetime) -> JoinVerdict:
         reasons.append(JoinReason.AGENT_NOT_DISPATCHED)
     elif not any(participant.identity in d.job_identities for d in candidates):
         reasons.append(JoinReason.AGENT_JOB_UNKNOWN)
+    elif not any(_job_live_at(d, participant.identity, facts.joined_at) for d in candidates):
+        reasons.append(JoinReason.AGENT_JOB_ENDED)
     if participant.permission is not None and _has_privileged_flag(
         participant.permission, allow_agent=True
     ):
@@ -353,6 +369,17 @@ def _explain_agent(facts: JoinFacts, *, now: datetime) -> JoinVerdict:
         session_id=facts.session.session_id if facts.session else None,
         granted_sources=AGENT_SOURCES if not reasons else (),
     )
+
+
+def _job_live_at(dispatch: DispatchFact, identity: str, joined_at: datetime) -> bool:
+    """The job of this identity had not ended before the join (an ended job's identity,
+    still listed, explains no later connection). Whole seconds on LiveKit's side."""
+    ended_before = sum(
+        1
+        for job, at in dispatch.ended_jobs
+        if job == identity and at + timedelta(seconds=1) <= joined_at
+    )
+    return dispatch.job_identities.count(identity) > ended_before
 
 
 def track_allowed(source: str, granted_sources: tuple[str, ...]) -> bool:

@@ -7,7 +7,6 @@ LiveKit participant sid, so whichever sees a connection first audits it exactly 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -15,48 +14,40 @@ from typing import TYPE_CHECKING
 from sqlalchemy import RowMapping
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from control_plane.agents.dispatches import list_room_dispatches
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.clock import as_utc
-from control_plane.identity.service import subject_status
 from control_plane.livekit.correlation import (
     AGENT_NAME_ATTRIBUTE,
     ANOMALY_PLANS,
+    TOKEN_ID_ATTRIBUTE,
     AnomalyPlan,
     AnomalyRule,
-    DispatchFact,
-    JoinFacts,
     JoinVerdict,
-    LedgerFact,
     Remedy,
-    RemovalFact,
-    SessionFact,
-    base_identity,
     explain_join,
     is_duplicate_identity,
     track_allowed,
 )
+from control_plane.livekit.facts import (
+    JoinFacts,
+)
+from control_plane.livekit.join_facts import DispatchJobs, gather_join_facts
 from control_plane.livekit.remediation import (
     RemediationKind,
     Wake,
-    list_active_removals,
     record_removal,
     schedule_remediation,
 )
 from control_plane.livekit.tables import Participation
-from control_plane.livekit.types import ParticipantView
+from control_plane.livekit.types import ParticipantView, storable
 from control_plane.risk.anomaly import raise_anomaly
 from control_plane.store.engine import insert_new
-from control_plane.tokens.service import list_ledger_for_identity
 
 if TYPE_CHECKING:
     pass
 
 TRACK_NOT_GRANTED = "track_source_not_granted"
-
-DispatchJobs = Mapping[str, tuple[str, ...]]
-"""LiveKit's view of dispatches in a room: dispatch id -> job participant identities."""
 
 
 @dataclass(frozen=True)
@@ -93,82 +84,6 @@ def is_agent_job_pending(facts: JoinFacts, *, now: datetime) -> bool:
     return any(
         name and d.agent_name == name and d.deleted_at is None and not d.job_identities
         for d in facts.dispatches
-    )
-
-
-def _ledger_fact(row: RowMapping) -> LedgerFact:
-    grants = row["grants"] if isinstance(row["grants"], Mapping) else {}
-    sources = grants.get("can_publish_sources", [])
-    return LedgerFact(
-        token_id=str(row["id"]),
-        identity=str(row["identity"]),
-        room=str(row["room_name"]),
-        subject_id=str(row["subject_id"]),
-        session_id=str(row["session_id"]),
-        sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
-        can_publish_data=grants.get("can_publish_data") is True,
-        can_subscribe=grants.get("can_subscribe") is True,
-        issued_at=as_utc(row["issued_at"]),
-        expires_at=as_utc(row["expires_at"]),
-    )
-
-
-async def gather_join_facts(
-    tx: AsyncSession,
-    *,
-    room: str,
-    session: RowMapping | None,
-    participant: ParticipantView,
-    joined_at: datetime,
-    dispatch_jobs: DispatchJobs | None,
-    now: datetime,
-) -> JoinFacts:
-    """Everything ``explain_join`` needs, read in the caller's transaction (Core reads:
-    this runs for every join). ``session``: the room's, as ``record_for_room`` read it in
-    this transaction."""
-    identity = base_identity(participant.identity)
-    session_fact = (
-        SessionFact(
-            session_id=str(session["id"]),
-            room=str(session["room_name"]),
-            is_active=session["status"] == "active",
-            expires_at=as_utc(session["expires_at"]),
-            ended_at=as_utc(session["ended_at"]) if session["ended_at"] else None,
-        )
-        if session is not None
-        else None
-    )
-    ledger = await list_ledger_for_identity(tx, identity=identity, room=room)
-    status = await subject_status(tx, identity)
-    removals = await list_active_removals(tx, identity=identity, now=now)
-    dispatches: tuple[DispatchFact, ...] = ()
-    if participant.kind == "AGENT":
-        jobs = dispatch_jobs or {}
-        dispatches = tuple(
-            DispatchFact(
-                dispatch_id=d.id,
-                agent_name=d.agent_name,
-                deleted_at=as_utc(d.deleted_at) if d.deleted_at else None,
-                job_identities=jobs.get(d.id, ()),
-            )
-            for d in await list_room_dispatches(tx, room=room)
-        )
-    return JoinFacts(
-        room=room,
-        participant=participant,
-        joined_at=joined_at,
-        session=session_fact,
-        ledger=tuple(_ledger_fact(r) for r in ledger),
-        subject_status=status,
-        removals=tuple(
-            RemovalFact(
-                room=str(r["room_name"]),
-                created_at=as_utc(r["created_at"]),
-                expires_at=as_utc(r["expires_at"]),
-            )
-            for r in removals
-        ),
-        dispatches=dispatches,
     )
 
 
@@ -268,11 +183,13 @@ async def audit_join(
     dispatch_jobs: DispatchJobs | None,
     settings: AuditSettings,
     now: datetime,
+    live_rivals: tuple[str, ...] = (),
 ) -> Participation | None:
     """Audit one connection once: the new participation, or None if it was already known.
 
-    Raises ``JoinPending`` (nothing written) for a dispatched agent LiveKit lists no job
-    for yet."""
+    ``live_rivals``: other sids LiveKit lists right now with the same ``cp.tid`` that
+    joined earlier (the reconciler's listing). Raises ``JoinPending`` (nothing written)
+    for a dispatched agent LiveKit lists no job for yet."""
     facts = await gather_join_facts(
         tx,
         room=room,
@@ -280,21 +197,27 @@ async def audit_join(
         participant=participant,
         joined_at=joined_at,
         dispatch_jobs=dispatch_jobs,
+        live_rivals=live_rivals,
         now=now,
     )
     if is_agent_job_pending(facts, now=now):
         raise JoinPending()
     verdict = explain_join(facts, now=now)
-    identity = base_identity(participant.identity)
-    subject_id = verdict.subject_id or (identity if facts.subject_status is not None else None)
+    # The exact identity's subject, if it is one: a derived or look-alike identity is no
+    # one's, so an impersonation never raises its victim's risk.
+    subject_id = verdict.subject_id or (
+        participant.identity[:64] if facts.subject_status is not None else None
+    )
     values: dict[str, object] = {
         "sid": participant.sid[:64],
         "room_name": room[:256],
         "session_id": verdict.session_id,
-        "identity": participant.identity[:256],
+        "identity": storable(participant.identity)[:256],
         "subject_id": subject_id,
         "kind": participant.kind[:16],
-        "token_id": verdict.token_id or (participant.attributes.get("cp.tid") or "")[:64] or None,
+        "token_id": verdict.token_id
+        or storable(participant.attributes.get(TOKEN_ID_ATTRIBUTE) or "")[:64]
+        or None,
         "verdict": "explained" if verdict.explained else "unexplained",
         "reasons": [r.value for r in verdict.reasons],
         "source": source,

@@ -27,9 +27,9 @@ from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.clock import Clock, as_utc
 from control_plane.livekit.client import LiveKitRooms, participant_view
 from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
+from control_plane.livekit.join_facts import DispatchJobs
 from control_plane.livekit.participation import (
     AuditSettings,
-    DispatchJobs,
     ParticipationUnknown,
     audit_join,
     audit_track,
@@ -336,7 +336,7 @@ class WebhookProcessor:
             return {}
         except LiveKitUnavailable as exc:
             raise Deferred("dispatch list unavailable") from exc
-        return {d.id: d.job_participant_identities for d in dispatches}
+        return {d.id: d for d in dispatches}
 
     async def _process(self, row: WebhookEvent, *, claim: str) -> None:
         final = row.attempts + 1 >= self._policy.max_attempts

@@ -24,11 +24,11 @@ from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.clock import Clock, as_utc
 from control_plane.livekit.client import LiveKitRooms
-from control_plane.livekit.correlation import JoinReason, track_allowed
+from control_plane.livekit.correlation import TOKEN_ID_ATTRIBUTE, JoinReason, track_allowed
 from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
+from control_plane.livekit.join_facts import DispatchJobs
 from control_plane.livekit.participation import (
     AuditSettings,
-    DispatchJobs,
     JoinPending,
     audit_join,
     audit_track,
@@ -66,6 +66,22 @@ def room_lease_key(room: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def live_rivals(participant: ParticipantView, listed: Sequence[ParticipantView]) -> tuple[str, ...]:
+    """Sids listed together with ``participant`` that carry its ``cp.tid`` and joined
+    before it (pure): one mint explains one live connection, the first (T-JOIN-5)."""
+    token_id = participant.attributes.get(TOKEN_ID_ATTRIBUTE)
+    if not token_id:
+        return ()
+    mine = (participant.joined_at, participant.sid)
+    return tuple(
+        p.sid
+        for p in listed
+        if p.sid != participant.sid
+        and p.attributes.get(TOKEN_ID_ATTRIBUTE) == token_id
+        and (p.joined_at, p.sid) < mine
+    )
+
+
 def _joined_at(participant: ParticipantView, now: datetime) -> datetime:
     if participant.joined_at > 0:
         return datetime.fromtimestamp(participant.joined_at, tz=now.tzinfo)
@@ -82,6 +98,7 @@ async def _reconcile_participant(
     settings: AuditSettings,
     now: datetime,
     report: ReconcileReport,
+    listed: Sequence[ParticipantView] = (),
 ) -> None:
     row = await find_participation(tx, participant.sid)
     if row is None:
@@ -98,6 +115,7 @@ async def _reconcile_participant(
                 dispatch_jobs=dispatch_jobs,
                 settings=settings,
                 now=now,
+                live_rivals=live_rivals(participant, listed),
             )
         except JoinPending:
             return  # a dispatched agent whose job LiveKit does not list yet: next pass
@@ -210,7 +228,7 @@ async def _list_room(
     jobs: DispatchJobs | None = None
     if any(p.kind == "AGENT" for p in participants):
         dispatches = await livekit.list_dispatches(room=room)
-        jobs = {d.id: d.job_participant_identities for d in dispatches}
+        jobs = {d.id: d for d in dispatches}
     return participants, jobs
 
 
@@ -265,6 +283,7 @@ async def reconcile_rooms(
                     settings=settings,
                     now=now,
                     report=report,
+                    listed=participants,
                 )
             await _close_absent(
                 tx,

@@ -30,6 +30,7 @@ from control_plane.livekit.client import LiveKitRooms
 from control_plane.livekit.correlation import base_identity
 from control_plane.livekit.errors import LiveKitNotFound, LiveKitUnavailable
 from control_plane.livekit.tables import RemediationTask, Removal
+from control_plane.livekit.types import NUL_STAND_IN
 from control_plane.logs import get_logger
 from control_plane.sessions.tenancy import record_for_room
 from control_plane.store.uow import after_commit, unit_of_work
@@ -153,11 +154,14 @@ async def has_pending_remediation(tx: AsyncSession, *, room: str, sid: str) -> b
 async def record_removal(
     tx: AsyncSession, *, room: str, identity: str, reason: str, now: datetime, ttl: timedelta
 ) -> None:
-    """Put an identity on the re-kick list (``room="*"``: every room) until ``now + ttl``."""
+    """Put an identity on the re-kick list (``room="*"``: every room) until ``now + ttl``.
+
+    The exact identity: evicting ``<subject>#x`` must not put the subject it imitates on
+    the list (an intruder could otherwise get the real user refused, T-JOIN-4)."""
     tx.add(
         Removal(
             room_name=room,
-            identity=base_identity(identity),
+            identity=identity[:256],
             reason=reason[:128],
             created_at=now,
             expires_at=now + ttl,
@@ -180,9 +184,7 @@ async def list_active_removals(
 ) -> Sequence[RowMapping]:
     """The identity's live re-kick entries (any room): room_name, created_at, expires_at."""
     connection = await tx.connection()
-    result = await connection.execute(
-        _ACTIVE_REMOVALS, {"identity": base_identity(identity), "now": now}
-    )
+    result = await connection.execute(_ACTIVE_REMOVALS, {"identity": identity, "now": now})
     return result.mappings().all()
 
 
@@ -244,24 +246,37 @@ async def _remove_matching(livekit: LiveKitRooms, room: str, subject_id: str | N
     return removed
 
 
-async def _is_superseded(livekit: LiveKitRooms, task: RemediationTask) -> bool:
+async def _is_superseded(livekit: LiveKitRooms, task: RemediationTask, identity: str) -> bool:
     """The identity is now held by another connection than the one the task is about."""
-    if task.sid is None or task.identity is None:
+    if task.sid is None or not identity:
         return False
-    current = await livekit.get_participant(room=task.room_name, identity=task.identity)
+    current = await livekit.get_participant(room=task.room_name, identity=identity)
     return current.sid != task.sid
+
+
+async def _live_identity(livekit: LiveKitRooms, task: RemediationTask) -> str:
+    """The identity to act on: the stored one, or, where the store had to replace a NUL
+    (``storable``), the live identity of the task's connection (by sid)."""
+    identity = task.identity or ""
+    if NUL_STAND_IN not in identity or task.sid is None:
+        return identity
+    for participant in await livekit.list_participants(room=task.room_name):
+        if participant.sid == task.sid:
+            return participant.identity
+    return identity
 
 
 async def _call_step(livekit: LiveKitRooms, task: RemediationTask, step: Step) -> str:
     """Run one step against LiveKit; "ok", "not_found" (already done) or raises."""
     try:
         per_connection = step in (Step.REVOKE_PERMISSIONS, Step.REMOVE_PARTICIPANT)
-        if per_connection and await _is_superseded(livekit, task):
+        identity = await _live_identity(livekit, task) if per_connection else ""
+        if per_connection and await _is_superseded(livekit, task, identity):
             return "superseded"
         if step is Step.REVOKE_PERMISSIONS:
-            await livekit.revoke_permissions(room=task.room_name, identity=task.identity or "")
+            await livekit.revoke_permissions(room=task.room_name, identity=identity)
         elif step is Step.REMOVE_PARTICIPANT:
-            await livekit.remove_participant(room=task.room_name, identity=task.identity or "")
+            await livekit.remove_participant(room=task.room_name, identity=identity)
         elif step in (Step.REMOVE_SUBJECT, Step.REMOVE_ALL):
             subject = task.subject_id if step is Step.REMOVE_SUBJECT else None
             return f"removed {await _remove_matching(livekit, task.room_name, subject)}"

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+NUL_STAND_IN = "\ufffd"
+
+
+def storable(value: str) -> str:
+    """``value`` as the store keeps it: livekit-server accepts any string as an identity or
+    attribute, a NUL included, which PostgreSQL text cannot hold (pure). A stored value
+    with the stand-in may not be the live one: remediation resolves it by sid."""
+    return value.replace("\x00", NUL_STAND_IN)
+
 
 @dataclass(frozen=True)
 class ParticipantPermissionView:
@@ -39,3 +48,6 @@ class DispatchView:
     agent_name: str
     metadata: str
     job_participant_identities: tuple[str, ...]
+    # (identity, ended_at unix seconds) of the jobs that have ended: an ended job's
+    # identity explains no later join (T-JOIN-7).
+    ended_jobs: tuple[tuple[str, int], ...] = ()

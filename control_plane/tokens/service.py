@@ -150,19 +150,16 @@ def sign_mint(mint: PlannedMint, *, api_key: str, key: Hs256Key) -> MintedToken:
 
 _LEDGER = MintLedger.__table__  # type: ignore[attr-defined]
 # Built once (compiled forms are cached): join auditing reads it for every join.
-_LEDGER_FOR_IDENTITY = (
-    sa_select(_LEDGER)
-    .where(_LEDGER.c.identity == bindparam("identity"))
-    .where(_LEDGER.c.room_name == bindparam("room"))
-    .order_by(_LEDGER.c.issued_at.desc())
-)
+_LEDGER_ROW = sa_select(_LEDGER).where(_LEDGER.c.id == bindparam("id"))
+MAX_TOKEN_ID_LENGTH = 40  # MintLedger.id
 
 
-async def list_ledger_for_identity(
-    tx: AsyncSession, *, identity: str, room: str
-) -> Sequence[RowMapping]:
-    """Every token minted for this identity in this room, newest first (ledger rows as
-    mappings: a Core read, no ORM objects, on the join-auditing path)."""
+async def find_ledger_row(tx: AsyncSession, *, token_id: str) -> RowMapping | None:
+    """The ledger row of this token id (a ``cp.tid`` attribute as LiveKit reports it), or
+    None. A value no mint could have produced (too long, not printable ASCII) is looked up
+    nowhere: it comes from outside, and PostgreSQL refuses a NUL in text."""
+    if len(token_id) > MAX_TOKEN_ID_LENGTH or not token_id.isascii() or not token_id.isprintable():
+        return None
     connection = await tx.connection()
-    result = await connection.execute(_LEDGER_FOR_IDENTITY, {"identity": identity, "room": room})
-    return result.mappings().all()
+    result = await connection.execute(_LEDGER_ROW, {"id": token_id})
+    return result.mappings().first()

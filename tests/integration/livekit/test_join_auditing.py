@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import jwt
 import pytest
 import pytest_asyncio
 from livekit import api, rtc
@@ -26,6 +27,7 @@ from control_plane.livekit.tables import Participation, RemediationTask
 from control_plane.risk.tables import Anomaly
 from control_plane.sessions.tables import VoiceSession
 from control_plane.store.uow import unit_of_work
+from control_plane.tokens.tables import MintLedger
 from tests.support.app import make_settings, running_app
 from tests.support.harness import HarnessEnv, ensure_services
 from tests.support.idp import TEST_OTP, complete_login, get_access_token
@@ -487,3 +489,239 @@ async def test_reconciler_catches_a_forged_join_when_webhooks_are_lost(
             ).one()
         assert row.source == "reconciler"
         assert row.verdict == "unexplained"
+
+
+def _agents_key_token(
+    env: HarnessEnv, *, room: str, identity: str, attributes: dict[str, str]
+) -> str:
+    """What a holder of the agents' key pair (every worker's environment) can sign: any
+    identity, a cp.tid copied from a real participant's attributes (visible to everyone in
+    the room), the minted grants and more (roomAdmin is invisible in webhooks)."""
+    grants = api.VideoGrants(
+        room_join=True,
+        room=room,
+        room_admin=True,
+        can_publish=True,
+        can_subscribe=True,
+        can_publish_data=True,
+        can_publish_sources=["microphone"],
+    )
+    return (
+        api.AccessToken(env.livekit_agent_key, env.livekit_agent_secret)
+        .with_identity(identity)
+        .with_name(identity)
+        .with_kind("standard")
+        .with_attributes(attributes)
+        .with_ttl(timedelta(minutes=5))
+        .with_grants(grants)
+        .to_jwt()
+    )
+
+
+async def _participation(served: ServedApp, room: str, identity: str) -> Participation:
+    async def audited() -> bool:
+        return any(p.identity == identity for p in await _participations(served, room))
+
+    await _eventually(audited)
+    return next(p for p in await _participations(served, room) if p.identity == identity)
+
+
+async def test_a_suffixed_copy_of_a_real_identity_with_its_cp_tid_is_removed(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    alice = await _bearer(harness_env, "alice")
+    session = await _create_session(served.base_url, alice)
+    room, identity = session["room"], session["identity"]
+    owner = clients()
+    await owner.connect(harness_env, session["token"])
+    await _participation(served, room, identity)
+
+    copy = f"{identity}#listen"
+    intruder = clients()
+    await intruder.connect(
+        harness_env,
+        _agents_key_token(
+            harness_env, room=room, identity=copy, attributes={"cp.tid": session["token_id"]}
+        ),
+    )
+    assert await intruder.wait_gone(10.0), "the #suffix copy is still connected"
+    row = await _participation(served, room, copy)
+    assert row.verdict == "unexplained"
+    assert {"identity_not_minted", "mint_in_use"} <= set(row.reasons)
+    assert row.subject_id is None  # the copied cp.tid lends alice nothing to blame
+    async with unit_of_work(served.state.engine) as tx:
+        anomalies = (await tx.exec(select(Anomaly))).all()
+    flagged = [a for a in anomalies if a.evidence.get("identity") == copy]
+    assert [a.rule for a in flagged] == ["unexplained_join"]
+    assert not owner.gone.is_set(), "the real participant was touched"
+    # Only the copy went on the re-kick list: alice's own token still gets her back in.
+    await owner.close()
+    again = clients()
+    await again.connect(harness_env, session["token"])
+
+    async def rejoined() -> bool:
+        rows = [p for p in await _participations(served, room) if p.identity == identity]
+        return len(rows) == 2 and all(p.verdict == "explained" for p in rows)
+
+    await _eventually(rejoined)
+    assert not again.gone.is_set()
+
+
+async def test_a_second_simultaneous_connection_on_one_mint_is_removed(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    """The attack report's "one ledger row explained three simultaneous connections"."""
+    session = await _create_session(served.base_url, await _bearer(harness_env, "alice"))
+    room, identity = session["room"], session["identity"]
+    owner = clients()
+    await owner.connect(harness_env, session["token"])
+    await _participation(served, room, identity)
+    minted = {"cp.tid": session["token_id"]}
+    copies = [f"{identity}#2", identity.upper(), f"{identity} "]
+    intruders = []
+    for copy in copies:
+        intruder = clients()
+        await intruder.connect(
+            harness_env,
+            _agents_key_token(harness_env, room=room, identity=copy, attributes=minted),
+        )
+        intruders.append(intruder)
+    for intruder in intruders:
+        assert await intruder.wait_gone(10.0), "a second connection on one mint stayed"
+    for copy in copies:
+        row = await _participation(served, room, copy)
+        assert row.verdict == "unexplained"
+        assert "mint_in_use" in row.reasons
+    rows = [p for p in await _participations(served, room) if p.verdict == "explained"]
+    assert [p.identity for p in rows] == [identity]
+    assert not owner.gone.is_set()
+
+
+async def test_a_token_refreshed_by_livekit_keeps_its_mint_after_the_mint_expired(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    session = await _create_session(served.base_url, await _bearer(harness_env, "alice"))
+    room, identity = session["room"], session["identity"]
+    first = clients()
+    refreshed = asyncio.Event()
+    first.room.on("token_refreshed", lambda *_: refreshed.set())
+    await first.connect(harness_env, session["token"])
+    await asyncio.wait_for(refreshed.wait(), 30)  # pushed once at session start
+    # The rtc SDK keeps the last token the server pushed (no public accessor).
+    token = first.room._token
+    assert token is not None
+    assert token != session["token"]
+    # Signed by whichever key LiveKit picks (livekit.md §1): read here, not verified.
+    assert jwt.decode(token, options={"verify_signature": False})["attributes"] == {
+        "cp.tid": session["token_id"]
+    }
+    await _participation(served, room, identity)
+    # The mint has long expired while the participant stayed connected.
+    past = served.state.clock() - timedelta(hours=1)
+    async with unit_of_work(served.state.engine) as tx:
+        await tx.exec(
+            update(MintLedger)
+            .where(MintLedger.id == session["token_id"])  # type: ignore[arg-type]
+            .values(issued_at=past, expires_at=past + timedelta(minutes=5))
+        )
+    # A full reconnect (new sid) with the refreshed token: LiveKit replaces the first
+    # connection, and the new one is explained by the same mint.
+    second = clients()
+    await second.connect(harness_env, token)
+    assert await first.wait_gone(10.0)
+
+    async def both_audited() -> bool:
+        rows = [p for p in await _participations(served, room) if p.identity == identity]
+        return len(rows) == 2
+
+    await _eventually(both_audited)
+    rows = [p for p in await _participations(served, room) if p.identity == identity]
+    assert [p.verdict for p in rows] == ["explained", "explained"]
+    assert {p.token_id for p in rows} == {session["token_id"]}
+    assert not second.gone.is_set()
+
+
+async def test_an_identity_no_database_can_store_is_still_removed(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    """livekit-server accepts any string as an identity, a NUL included, which PostgreSQL
+    text cannot hold: the copy must still be recorded, removed and raise an anomaly."""
+    session = await _create_session(served.base_url, await _bearer(harness_env, "alice"))
+    room, identity = session["room"], session["identity"]
+    owner = clients()
+    await owner.connect(harness_env, session["token"])
+    await _participation(served, room, identity)
+    intruder = clients()
+    await intruder.connect(
+        harness_env,
+        _agents_key_token(
+            harness_env,
+            room=room,
+            identity=f"{identity}\x00",
+            attributes={"cp.tid": session["token_id"] + "\x00"},
+        ),
+    )
+    assert await intruder.wait_gone(10.0), "the NUL identity is still connected"
+    row = await _participation(served, room, f"{identity}\ufffd")
+    assert row.verdict == "unexplained"
+    assert "unexplained_join" in await _anomaly_rules(served)
+    assert not owner.gone.is_set()
+
+
+async def test_the_agents_key_cannot_pass_a_join_off_as_an_agent_or_a_user_as_one(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    """An AGENT participant the agents' key signed itself (no dispatch of ours lists it)
+    and a STANDARD one with the real mint claiming lk.agent_name are both removed."""
+    session = await _create_session(served.base_url, await _bearer(harness_env, "alice"))
+    room, identity = session["room"], session["identity"]
+    agent_name = served.state.settings.agents.agent_name
+    grants = api.VideoGrants(room_join=True, room=room, agent=True, can_subscribe=True)
+    fake_agent = (
+        api.AccessToken(harness_env.livekit_agent_key, harness_env.livekit_agent_secret)
+        .with_identity("agent-AJ_forged")
+        .with_kind("agent")
+        .with_attributes({"lk.agent_name": agent_name})
+        .with_ttl(timedelta(minutes=5))
+        .with_grants(grants)
+        .to_jwt()
+    )
+    posing = _agents_key_token(
+        harness_env,
+        room=room,
+        identity=identity,
+        attributes={"cp.tid": session["token_id"], "lk.agent_name": agent_name},
+    )
+    agent, user = clients(), clients()
+    await agent.connect(harness_env, fake_agent)
+    await user.connect(harness_env, posing)
+    assert await agent.wait_gone(10.0), "an undispatched agent is still connected"
+    assert await user.wait_gone(10.0), "a user claiming an agent name is still connected"
+    agent_row = await _participation(served, room, "agent-AJ_forged")
+    assert agent_row.kind == "AGENT"
+    assert "agent_not_dispatched" in agent_row.reasons
+    user_row = await _participation(served, room, identity)
+    assert "attributes_not_minted" in user_row.reasons
+
+
+async def test_a_cp_tid_copied_into_another_room_is_removed(
+    served: ServedApp, harness_env: HarnessEnv, clients: Callable[[], Client]
+) -> None:
+    """alice's exact identity and a mint of hers, in another session's room of hers."""
+    alice = await _bearer(harness_env, "alice")
+    first = await _create_session(served.base_url, alice)
+    second = await _create_session(served.base_url, alice)
+    intruder = clients()
+    await intruder.connect(
+        harness_env,
+        _agents_key_token(
+            harness_env,
+            room=second["room"],
+            identity=first["identity"],
+            attributes={"cp.tid": first["token_id"]},
+        ),
+    )
+    assert await intruder.wait_gone(10.0), "a mint of another room explained the join"
+    row = await _participation(served, second["room"], first["identity"])
+    assert row.verdict == "unexplained"
+    assert "token_of_another_room" in row.reasons

@@ -70,6 +70,17 @@ def test_a_safe_production_profile_loads() -> None:
             "livekit.api_secret",
         ),
         ({"database": {"url": ""}, "server": {"replicas": 3}}, "database.url"),
+        (
+            {
+                "livekit": {
+                    "api_key": "k",
+                    "api_secret": STRONG,
+                    "webhook_api_key": "k",
+                    "webhook_api_secret": STRONG,
+                }
+            },
+            "livekit.webhook_api_key",
+        ),
         ({"server": {"cors_origins": ["*"]}}, "server.cors_origins"),
         ({"tokens": {"max_ttl_seconds": 3600}}, "tokens.max_ttl_seconds"),
     ],
@@ -169,6 +180,17 @@ def test_a_supervisor_needs_none_of_the_apis_other_secrets() -> None:
                     "livekit_api_secret": STRONG,
                     "internal_url": "http://cp",
                 }
+            },
+            "agents.livekit_api_key",
+        ),
+        (
+            {
+                "livekit": {"webhook_api_key": "hooks"},
+                "agents": {
+                    "livekit_api_key": "hooks",
+                    "livekit_api_secret": STRONG,
+                    "internal_url": "http://cp",
+                },
             },
             "agents.livekit_api_key",
         ),

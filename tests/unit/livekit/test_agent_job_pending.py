@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from control_plane.livekit.correlation import DispatchFact, JoinFacts
+from control_plane.livekit.facts import DispatchFact, JoinFacts
 from control_plane.livekit.participation import AGENT_JOB_GRACE, is_agent_job_pending
 from tests.unit.livekit.test_correlation import AGENT_FACTS, NOW
 

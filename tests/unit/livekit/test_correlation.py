@@ -10,18 +10,20 @@ import pytest
 
 from control_plane.livekit.correlation import (
     AnomalyRule,
-    DispatchFact,
-    JoinFacts,
     JoinReason,
-    LedgerFact,
     Remedy,
-    RemovalFact,
-    SessionFact,
     base_identity,
     explain_join,
     is_duplicate_identity,
     permission_excess,
     track_allowed,
+)
+from control_plane.livekit.facts import (
+    DispatchFact,
+    JoinFacts,
+    LedgerFact,
+    RemovalFact,
+    SessionFact,
 )
 from control_plane.livekit.types import ParticipantPermissionView, ParticipantView
 from control_plane.risk.types import AnomalyResponse, Severity
@@ -89,7 +91,12 @@ def _removal(room: str, created: datetime, ttl: timedelta = timedelta(minutes=15
 # (case, facts, explained, reasons that must be present)
 STANDARD_CASES: list[tuple[str, JoinFacts, bool, set[JoinReason]]] = [
     ("minted token, exact identity", FACTS, True, set()),
-    ("derived #suffix identity", _with_participant(identity=f"{SUBJECT}#pub"), True, set()),
+    (
+        "derived #suffix identity",
+        _with_participant(identity=f"{SUBJECT}#pub"),
+        False,
+        {JoinReason.IDENTITY_NOT_MINTED},
+    ),
     ("no permission object at all", _with_participant(permission=None), True, set()),
     ("permissions reduced after a revoke", _with_permission(can_publish=False), True, set()),
     ("no cp.tid attribute", _with_participant(attributes={}), False, {JoinReason.NO_TOKEN_ID}),
@@ -103,13 +110,13 @@ STANDARD_CASES: list[tuple[str, JoinFacts, bool, set[JoinReason]]] = [
         "cp.tid of another (active) subject's token",
         _with_participant(identity="sub_" + "b" * 32),
         False,
-        {JoinReason.UNKNOWN_TOKEN_ID},
+        {JoinReason.IDENTITY_NOT_MINTED},
     ),
     (
         "cp.tid minted for another room",
         replace(FACTS, ledger=(replace(LEDGER, room="cp-other"),)),
         False,
-        {JoinReason.UNKNOWN_TOKEN_ID},
+        {JoinReason.TOKEN_OTHER_ROOM},
     ),
     (
         "joined within the 1 min leeway before nbf",
