@@ -85,15 +85,9 @@ def _job_identity(job: api.Job) -> str:
 
 
 def _epoch_seconds(value: int) -> int:
-    """Unix seconds from a protocol timestamp: JobState times are nanoseconds, but the unit
-    is not in the proto, so milliseconds and seconds are read too (by magnitude)."""
-    if value >= 10**17:
-        return value // 1_000_000_000
-    if value >= 10**14:
-        return value // 1_000_000
-    if value >= 10**11:
-        return value // 1_000
-    return value
+    """Unix seconds from a ``JobState`` time: livekit-server v1.13.5 writes them as
+    ``time.Now().UnixNano()`` (pkg/agent/worker.go, where a job ends)."""
+    return value // 1_000_000_000
 
 
 class LiveKitClient:
