@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -223,6 +224,14 @@ def _sha256_claim(body: bytes) -> str:
     return base64.b64encode(hashlib.sha256(body).digest()).decode()
 
 
+# Claims relative to the verifier's clock, resolved inside the test: a wall-clock value
+# computed at collection goes stale while the suite runs (a "future" nbf 600 s ahead is
+# no longer in the future once collection and earlier tests took longer than that).
+@dataclass(frozen=True)
+class _FromNow:
+    seconds: float
+
+
 @pytest.mark.parametrize(
     ("case", "extra", "reason"),
     [
@@ -231,9 +240,9 @@ def _sha256_claim(body: bytes) -> str:
         ("exp a string", {"exp": "9999999999"}, RejectReason.MISSING_EXP),
         ("exp beyond any float", {"exp": 10**400}, RejectReason.MISSING_EXP),
         ("exp a boolean", {"exp": True}, RejectReason.MISSING_EXP),
-        ("nbf in the future", {"nbf": time.time() + 600}, RejectReason.EXPIRED_TOKEN),
+        ("nbf in the future", {"nbf": _FromNow(600)}, RejectReason.EXPIRED_TOKEN),
         ("nbf a string", {"nbf": "0"}, RejectReason.MALFORMED_TOKEN),
-        ("issued in the future", {"iat": time.time() + 600}, RejectReason.EXPIRED_TOKEN),
+        ("issued in the future", {"iat": _FromNow(600)}, RejectReason.EXPIRED_TOKEN),
         ("iat a string", {"iat": "now"}, RejectReason.MALFORMED_TOKEN),
         ("issuer missing", {"iss": None}, RejectReason.WRONG_ISSUER),
         ("sha256 not base64", {"sha256": "%%%"}, RejectReason.BODY_HASH_MISMATCH),
@@ -243,16 +252,21 @@ def _sha256_claim(body: bytes) -> str:
 def test_token_claims_are_checked_after_the_signature(
     case: str, extra: dict[str, object], reason: RejectReason
 ) -> None:
+    now = _now()
     body = _joined()
+    resolved = {
+        name: now.timestamp() + value.seconds if isinstance(value, _FromNow) else value
+        for name, value in extra.items()
+    }
     claims: dict[str, object] = {
         "iss": KEY,
-        "exp": int(time.time()) + 60,
+        "exp": int(now.timestamp()) + 60,
         "sha256": _sha256_claim(body),
-        **extra,
+        **resolved,
     }
     if claims["iss"] is None:
         del claims["iss"]
-    assert _reason(body, _signed(claims)) is reason, case
+    assert _reason(body, _signed(claims), now=now) is reason, case
 
 
 def test_a_signed_payload_that_is_not_a_json_object_is_a_malformed_token() -> None:
