@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +23,9 @@ from control_plane.store.migrate import upgrade_database_sync
 from tests.support.harness import HarnessEnv
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE_DB = "cp_test_template"
+# One template per pytest process: several suites run at once against the one shared
+# PostgreSQL, and a shared name let one suite drop the template another was cloning.
+TEMPLATE_DB = f"cp_test_template_{os.getpid()}"
 
 
 class FrozenClock:
@@ -54,6 +57,12 @@ def ensure_pg_template(env: HarnessEnv) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
         conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
     upgrade_database_sync(_with_database(env.test_pg_url, TEMPLATE_DB))
+
+
+def drop_pg_template(env: HarnessEnv) -> None:
+    admin = _with_database(_admin_dsn(env.test_pg_url), "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
 
 
 def create_pg_database(env: HarnessEnv) -> str:
