@@ -414,3 +414,38 @@ async def test_track_before_its_join_waits_for_the_join(app: RunningApp) -> None
     assert stored is not None
     assert stored.outcome == "track_ok"
     assert stored.attempts >= 2
+
+
+async def test_signed_bodies_json_or_the_store_cannot_take_are_4xx_or_unparseable(
+    app: RunningApp,
+) -> None:
+    """A 5xx makes LiveKit retry forever. Nested past the parser, or NUL or a lone
+    surrogate where the intake keys the event: 400, audited. Elsewhere in the body: stored
+    and acknowledged, then ended by processing as unparseable (protobuf refuses a lone
+    surrogate; a NUL would reach PostgreSQL), audited, never acted on."""
+    deep = json.dumps(json.loads(_joined(event_id="EV_deep"))).encode()[:-1]
+    deep += b', "pad": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    for body in (
+        deep,
+        json.dumps({**json.loads(_joined()), "id": "EV_\u0000"}).encode(),
+        json.dumps({**json.loads(_joined()), "id": "EV_\ud800"}).encode(),
+    ):
+        response = await _post(app, body, _signed(body))
+        assert response.status_code == 400, response.text
+        assert {k: response.json()[k] for k in GENERIC} == GENERIC
+    assert [r.reason for r in await _audit(app, "webhook.rejected")] == ["malformed_body"] * 3
+    accepted = []
+    for event_id, name in (("EV_nul_name", "Mallory\u0000"), ("EV_surrogate", "Mal\ud800lory")):
+        document = json.loads(_joined(event_id=event_id))
+        document["participant"]["name"] = name
+        body = json.dumps(document).encode()
+        response = await _post(app, body, _signed(body))
+        assert response.status_code == 200, response.text
+        accepted.append(event_id)
+    await _processed(app, *accepted)
+    async with unit_of_work(app.state.engine) as tx:
+        for event_id in accepted:
+            stored = await tx.get(WebhookEvent, event_id)
+            assert stored is not None
+            assert (stored.outcome, stored.last_error) == ("failed", "unparseable")
+    assert await _count(app, Participation) == 0

@@ -345,3 +345,63 @@ def test_it_reads_what_livekit_apis_receiver_reads(
 def test_the_policy_never_shows_its_secret() -> None:
     assert SECRET not in repr(POLICY)
     assert SECRET not in str(POLICY)
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("case", "document"),
+    [
+        ("nested 50,000 deep (past json's recursion limit)", None),
+        ("nested one past the bound", "deep"),
+        ("NUL in the id", {"id": "EV_\u0000"}),
+        ("lone surrogate in the id", {"id": "EV_\ud800"}),
+        ("control character in the event kind", {"event": "participant_joined\u001b"}),
+        ("NUL in the room name", {"room": {"name": "cp-room\u0000"}}),
+        ("lone surrogate in the room name", {"room": {"name": "\udfffcp-room"}}),
+    ],
+)
+def test_a_signed_body_the_intake_cannot_store_is_refused_as_malformed(
+    case: str, document: dict[str, object] | str | None
+) -> None:
+    base = json.loads(_joined())
+    if document is None:
+        body = json.dumps(base).encode()[:-1] + b', "pad": ' + _nested(50_000).encode() + b"}"
+    elif document == "deep":
+        base["pad"] = json.loads(_nested(32))  # with the event object: 33 levels
+        body = json.dumps(base).encode()
+    else:
+        assert isinstance(document, dict)
+        body = json.dumps({**base, **document}).encode()
+    policy = WebhookPolicy(
+        api_key=KEY,
+        api_secret=SECRET,
+        freshness=timedelta(seconds=300),
+        future_skew=timedelta(seconds=60),
+        max_body_bytes=len(body),
+    )
+    with pytest.raises(WebhookVerificationError) as refused:
+        verify_webhook(body, webhook_token(body, key=KEY, secret=SECRET), policy=policy, now=_now())
+    assert refused.value.reason is RejectReason.MALFORMED_BODY, case
+    assert refused.value.status == 400
+    assert refused.value.event_id is None  # nothing unstorable reaches the audit record
+
+
+def test_a_body_nested_to_the_bound_with_many_brackets_is_accepted() -> None:
+    base = json.loads(_joined(event_id="EV_deep_ok"))
+    base["pad"] = json.loads(_nested(31))  # 32 levels with the event object
+    base["many"] = [[1], [2], [3]] * 20  # more brackets than the bound: the walk runs
+    body = json.dumps(base).encode()
+    policy = WebhookPolicy(
+        api_key=KEY,
+        api_secret=SECRET,
+        freshness=timedelta(seconds=300),
+        future_skew=timedelta(seconds=60),
+        max_body_bytes=len(body),
+    )
+    verified = verify_webhook(
+        body, webhook_token(body, key=KEY, secret=SECRET), policy=policy, now=_now()
+    )
+    assert verified.id == "EV_deep_ok"
