@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from control_plane import __version__
 from control_plane.agents.routes import internal_router as agents_internal_router
@@ -122,6 +123,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             _error_body(request, code, detail), status_code=exc.status_code, headers=exc.headers
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client went away mid-body (or its body was refused, see the body limit):
+        # nobody to answer and nothing wrong here, so no 500 and no traceback (T-DOS-4).
+        _log.info("http.client_disconnected", request_id=_request_id(request))
+        body = _error_body(request, "client_disconnected", "request body incomplete")
+        return JSONResponse(body, status_code=400)
 
     @app.exception_handler(SQLAlchemyError)
     async def _store(request: Request, exc: SQLAlchemyError) -> JSONResponse:

@@ -54,6 +54,13 @@ class ServerSettings(_Section):
     # for 1-2 s (closed loop, 50 connections: p99 1,140 ms and time-outs, against
     # 256 ms and none on asyncio at the same throughput; tests/benchmarks/bench_mint.py).
     event_loop: EventLoop = EventLoop.ASYNCIO
+    # Enforced by the server itself (control_plane/serving.py), not left to a proxy: a
+    # request head larger than this is a 431; a head not complete this long after the
+    # connection's first byte, or a body not complete this long after its head, is a 408
+    # (T-DOS-5). 16 KiB is what Node and most proxies allow; an 8 KiB cookie still fits.
+    max_header_bytes: int = Field(default=16 * 1024, ge=4096, le=1024 * 1024)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     var_dir: Path = Path("var")
     benchmark_routes: bool = False
 

@@ -93,7 +93,14 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Rejects bodies over the limit with 413 before the app reads them (no 5xx, no OOM)."""
+    """Bodies over the limit get 413, never a 5xx or a 400, and are never read whole.
+
+    A declared ``Content-Length`` over the limit is refused before the app runs. A body
+    without one (chunked) is counted as it is read: past the limit the 413 is sent at
+    once, the app is told the client went away (``http.disconnect``) and whatever it
+    sends afterwards is dropped. Raising through the app instead let FastAPI's body
+    parsing turn the error into a 400 (threat T-DOS-4).
+    """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -113,24 +120,31 @@ class BodySizeLimitMiddleware:
                     await _reject_too_large(scope, send)
                     return
         received = 0
+        refused = answered = started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused, answered
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    refused = True
+                    if not started:
+                        answered = True
+                        await _reject_too_large(scope, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await _reject_too_large(scope, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # the 413 is the answer
+            started = True
+            await send(message)
 
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, limited_receive, guarded_send)
 
 
 async def _reject_too_large(scope: Scope, send: Send) -> None:

@@ -449,3 +449,33 @@ async def test_signed_bodies_json_or_the_store_cannot_take_are_4xx_or_unparseabl
             assert stored is not None
             assert (stored.outcome, stored.last_error) == ("failed", "unparseable")
     assert await _count(app, Participation) == 0
+
+
+async def test_a_body_held_open_or_forged_does_not_hold_up_processing(app: RunningApp) -> None:
+    """Processing gives way while a delivery is in flight; only a verified one counts, and
+    only once its body is in (a body held open throttled all processing to ~5 events/s)."""
+    intake = app.state.livekit_work.intake
+    body = _joined(event_id="EV_held")
+    release = asyncio.Event()
+    first_chunk_sent = asyncio.Event()
+
+    async def held_open() -> AsyncIterator[bytes]:
+        yield body[:10]
+        first_chunk_sent.set()
+        await release.wait()
+        yield body[10:]
+
+    delivery = asyncio.create_task(
+        app.client.post("/webhooks/livekit", content=held_open(), headers=_signed(body))
+    )
+    await first_chunk_sent.wait()
+    for _ in range(20):
+        await asyncio.sleep(0)  # let the route run as far as it can
+    assert intake.deliveries_in_flight == 0
+    release.set()
+    response = await delivery
+    assert response.status_code == 200, response.text
+    assert intake.deliveries_in_flight == 0
+    forged = await _post(app, body, {"Authorization": "garbage"})
+    assert forged.status_code == 401
+    assert intake.deliveries_in_flight == 0
