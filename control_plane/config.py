@@ -13,10 +13,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from control_plane.errors import ConfigError
+from control_plane.risk.storage import storage_url_problem
 from control_plane.risk.types import AnomalyResponse, DetectorRule
 
 HARD_MAX_TOKEN_TTL_SECONDS = 600
@@ -167,6 +168,7 @@ class PolicySettings(_Section):
 
 
 class RiskSettings(_Section):
+    # memory:// (embedded), redis:// or rediss://, or redis+sentinel://host:port/service.
     storage_url: str = "memory://"
     auth_limit: str = "30/minute"
     mint_limit_per_subject: str = "60/minute"
@@ -199,6 +201,14 @@ class RiskSettings(_Section):
     session_fanout_threshold: int = Field(default=10, ge=1)  # alert above this per window
     alert_interval_seconds: float = Field(default=5.0, gt=0)
     alert_max_attempts: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: str) -> str:
+        problem = storage_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class AuditSettings(_Section):
