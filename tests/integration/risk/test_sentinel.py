@@ -55,7 +55,7 @@ def sentinel_url(
         client = redis.Redis(host="127.0.0.1", port=port, password=password, socket_timeout=2)
         for _ in range(100):
             try:
-                if client.execute_command("SENTINEL", "get-master-addr-by-name", SERVICE):
+                if client.sentinel_get_master_addr_by_name(SERVICE):
                     break
             except redis.RedisError:
                 pass
