@@ -92,6 +92,55 @@ class RequestContextMiddleware:
                 )
 
 
+# Every response is JSON (or NDJSON, or Prometheus text): nothing may run, load or frame
+# it. Swagger UI (development only) loads its script and styles from a CDN.
+API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+DOCS_CSP = (
+    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' https://cdn.jsdelivr.net; "
+    b"img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
+
+
+class SecurityHeadersMiddleware:
+    """Security headers on every response (threat T-INFO-1): CSP with ``frame-ancestors
+    'none'`` (and X-Frame-Options for old browsers), nosniff, no Referer, HSTS when served
+    over https, and ``Cache-Control: no-store`` unless the route chose its own. Tokens,
+    CSRF tokens, exports and every per-user answer must stay out of shared and browser
+    caches; no response here is meant to be cached."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"] in DOCS_PATHS else API_CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers: list[Any] = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = [
+                    (b"content-security-policy", csp),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cache-control", b"no-store"),
+                ]
+                if self.hsts:
+                    extra.append((b"strict-transport-security", b"max-age=31536000"))
+                headers += [(name, value) for name, value in extra if name not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 class BodySizeLimitMiddleware:
     """Bodies over the limit get 413, never a 5xx or a 400, and are never read whole.
 
