@@ -48,6 +48,7 @@ from control_plane.middleware import (
     BodySizeLimitMiddleware,
     HttpMetrics,
     RequestContextMiddleware,
+    RequestInputMiddleware,
     SecurityHeadersMiddleware,
 )
 from control_plane.openapi import install_openapi
@@ -342,6 +343,7 @@ def create_app(
     # Innermost first: the body limit, CORS, the security headers (on every answer,
     # 413s and preflights included), the request context outermost.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(RequestInputMiddleware, exempt_paths=frozenset({webhook_route.path}))
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
