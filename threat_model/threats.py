@@ -551,6 +551,8 @@ THREATS: tuple[Threat, ...] = (
             "test_every_audit_cursor_past_32_bits_works_and_past_its_bound_is_422",
             "tests/integration/foundation/test_migration_drift.py::"
             "test_audit_sequence_numbers_are_64_bit",
+            "tests/unit/audit/test_cli_bounds.py::"
+            "test_export_cursor_and_limit_out_of_range_are_usage_errors",
             "tests/integration/identity/test_subjects.py::"
             "test_a_new_users_first_concurrent_requests_all_succeed",
             "tests/integration/foundation/test_unstorable_input.py::"
