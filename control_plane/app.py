@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 
 from control_plane import __version__
 from control_plane.agents.routes import internal_router as agents_internal_router
@@ -42,7 +44,14 @@ from control_plane.livekit.jobs import LiveKitWork
 from control_plane.livekit.routes import webhook_route
 from control_plane.livekit.service import WebhookReceiver
 from control_plane.logs import get_logger
-from control_plane.middleware import BodySizeLimitMiddleware, HttpMetrics, RequestContextMiddleware
+from control_plane.middleware import (
+    BodySizeLimitMiddleware,
+    HttpMetrics,
+    RequestContextMiddleware,
+    RequestInputMiddleware,
+    SecurityHeadersMiddleware,
+)
+from control_plane.openapi import install_openapi
 from control_plane.privacy.jobs import privacy_jobs
 from control_plane.privacy.redactor import TranscriptRedactor
 from control_plane.privacy.routes import internal_router as privacy_internal_router
@@ -122,6 +131,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             _error_body(request, code, detail), status_code=exc.status_code, headers=exc.headers
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client went away mid-body (or its body was refused, see the body limit):
+        # nobody to answer and nothing wrong here, so no 500 and no traceback (T-DOS-4).
+        _log.info("http.client_disconnected", request_id=_request_id(request))
+        body = _error_body(request, "client_disconnected", "request body incomplete")
+        return JSONResponse(body, status_code=400)
 
     @app.exception_handler(SQLAlchemyError)
     async def _store(request: Request, exc: SQLAlchemyError) -> JSONResponse:
@@ -322,6 +339,24 @@ def create_app(
     app.include_router(agents_internal_router)
     app.include_router(audit_router)
     app.include_router(anomalies_router)
+    install_openapi(app)
+    # Innermost first: the body limit, CORS, the security headers (on every answer,
+    # 413s and preflights included), the request context outermost.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(RequestInputMiddleware, exempt_paths=frozenset({webhook_route.path}))
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.server.cors_origins),
+            allow_credentials=settings.server.cors_allow_credentials,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["authorization", "content-type", "x-csrf-token", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"],
+            max_age=600,
+        )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.server.public_base_url.startswith("https://"),
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -54,6 +54,7 @@ def serve(
 
     from control_plane.app import create_app
     from control_plane.logs import configure_logging
+    from control_plane.serving import ConnectionLimits, guarded_protocol
 
     settings = _settings()
     # The bind address is part of the settings: supervised agent workers are told where
@@ -71,12 +72,22 @@ def serve(
         err=True,
     )
     application = create_app(settings, on_started=_tune_gc)
+    server = settings.server
     uvicorn.run(
         application,
-        host=settings.server.host,
-        port=settings.server.port,
-        timeout_keep_alive=settings.server.keep_alive_seconds,
-        loop=settings.server.event_loop.value,
+        host=server.host,
+        port=server.port,
+        # Request head size, head and body read timeouts: enforced here (T-DOS-5).
+        http=guarded_protocol(
+            ConnectionLimits(
+                max_header_bytes=server.max_header_bytes,
+                header_timeout_seconds=server.header_timeout_seconds,
+                body_timeout_seconds=server.body_timeout_seconds,
+            )
+        ),
+        ws="none",  # no WebSocket routes: an upgrade request is just a request
+        timeout_keep_alive=server.keep_alive_seconds,
+        loop=server.event_loop.value,
         log_config=None,
         access_log=False,
         proxy_headers=False,

@@ -8,16 +8,26 @@ Outside development a validator refuses unsafe values with one line naming the s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from control_plane.errors import ConfigError
 from control_plane.identity.return_to import is_safe_return_to
+from control_plane.risk.storage import storage_url_problem
 from control_plane.risk.types import AnomalyResponse, DetectorRule
 
 HARD_MAX_TOKEN_TTL_SECONDS = 600
@@ -38,12 +48,19 @@ class EventLoop(StrEnum):
     UVLOOP = "uvloop"
 
 
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=1, le=65535)
     public_base_url: str = "http://127.0.0.1:8787"
     replicas: int = Field(default=1, ge=1)
+    # Origins (scheme://host[:port]) whose browsers may call the API cross-origin; none by
+    # default. Credentials (the session cookie) are not sent cross-origin unless
+    # cors_allow_credentials: cross-origin clients use bearer tokens.
     cors_origins: tuple[str, ...] = ()
+    cors_allow_credentials: bool = False
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # Longer than clients' idle-connection timeout (Go's default transport, which
@@ -55,8 +72,33 @@ class ServerSettings(_Section):
     # for 1-2 s (closed loop, 50 connections: p99 1,140 ms and time-outs, against
     # 256 ms and none on asyncio at the same throughput; tests/benchmarks/bench_mint.py).
     event_loop: EventLoop = EventLoop.ASYNCIO
+    # Enforced by the server itself (control_plane/serving.py), not left to a proxy: a
+    # request head larger than this is a 431; a head not complete this long after the
+    # connection's first byte, or a body not complete this long after its head, is a 408
+    # (T-DOS-5). 16 KiB is what Node and most proxies allow; an 8 KiB cookie still fits.
+    max_header_bytes: int = Field(default=16 * 1024, ge=4096, le=1024 * 1024)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     var_dir: Path = Path("var")
     benchmark_routes: bool = False
+    # GET /metrics: public, or behind ``Authorization: Bearer <metrics_token>``, or off
+    # (neither). Unset: public in development, not in production (where true is refused).
+    metrics_public: bool | None = None
+    metrics_token: SecretStr = SecretStr("")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"not an origin (scheme://host[:port]): {origin[:64]!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _no_credentials_for_everyone(self) -> ServerSettings:
+        if self.cors_allow_credentials and "*" in self.cors_origins:
+            raise ValueError("cors_allow_credentials cannot be combined with the * origin")
+        return self
 
 
 class DatabaseSettings(_Section):
@@ -174,6 +216,7 @@ class PolicySettings(_Section):
 
 
 class RiskSettings(_Section):
+    # memory:// (embedded), redis:// or rediss://, or redis+sentinel://host:port/service.
     storage_url: str = "memory://"
     auth_limit: str = "30/minute"
     mint_limit_per_subject: str = "60/minute"
@@ -206,6 +249,14 @@ class RiskSettings(_Section):
     session_fanout_threshold: int = Field(default=10, ge=1)  # alert above this per window
     alert_interval_seconds: float = Field(default=5.0, gt=0)
     alert_max_attempts: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: str) -> str:
+        problem = storage_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class AuditSettings(_Section):
@@ -327,6 +378,12 @@ class Settings(BaseSettings):
         return self.env is Environment.DEVELOPMENT
 
     @property
+    def metrics_public(self) -> bool:
+        """Whether GET /metrics answers without credentials (see ServerSettings)."""
+        chosen = self.server.metrics_public
+        return self.is_development if chosen is None else chosen
+
+    @property
     def database_url(self) -> str:
         return self.database.resolved_url(self.server.var_dir)
 
@@ -400,6 +457,15 @@ def unsafe_settings(settings: Settings) -> list[Problem]:
         problems.append("oidc.audience: must be a single explicit audience in production")
     if any(origin == "*" or "*" in origin for origin in settings.server.cors_origins):
         problems.append("server.cors_origins: wildcard origins are not allowed in production")
+    if any(not origin.startswith("https://") for origin in settings.server.cors_origins):
+        problems.append("server.cors_origins: only https:// origins in production")
+    if settings.server.metrics_public is True:
+        problems.append(
+            "server.metrics_public: /metrics must not be public in production "
+            "(set server.metrics_token, or leave it off)"
+        )
+    if settings.server.metrics_token.get_secret_value():
+        problems += _weak("server.metrics_token", settings.server.metrics_token)
     if settings.database_url.startswith("sqlite") and settings.server.replicas > 1:
         problems.append("database.url: SQLite cannot serve more than one replica")
     if settings.risk.storage_url.startswith("memory") and settings.server.replicas > 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -92,8 +93,130 @@ class RequestContextMiddleware:
                 )
 
 
+# Every response is JSON (or NDJSON, or Prometheus text): nothing may run, load or frame
+# it. Swagger UI (development only) loads its script and styles from a CDN.
+API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+DOCS_CSP = (
+    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' https://cdn.jsdelivr.net; "
+    b"img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
+
+
+class SecurityHeadersMiddleware:
+    """Security headers on every response (threat T-INFO-1): CSP with ``frame-ancestors
+    'none'`` (and X-Frame-Options for old browsers), nosniff, no Referer, HSTS when served
+    over https, and ``Cache-Control: no-store`` unless the route chose its own. Tokens,
+    CSRF tokens, exports and every per-user answer must stay out of shared and browser
+    caches; no response here is meant to be cached."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"] in DOCS_PATHS else API_CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers: list[Any] = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = [
+                    (b"content-security-policy", csp),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cache-control", b"no-store"),
+                ]
+                if self.hsts:
+                    extra.append((b"strict-transport-security", b"max-age=31536000"))
+                headers += [(name, value) for name, value in extra if name not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f]")
+
+
+# In a JSON text: an escaped NUL, or an escaped UTF-16 surrogate without its partner.
+_UNSTORABLE_ESCAPE = re.compile(
+    rb"(?<!\\)(?:\\\\)*\\u(?:0000|[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    rb"|(?<![dD][89abAB][0-9a-fA-F]{2}\\u)[dD][c-fC-F][0-9a-fA-F]{2})"
+)
+_ESCAPE_OVERLAP = 16  # bytes kept from one chunk to scan across the next one's start
+
+
+class RequestInputMiddleware:
+    """Input PostgreSQL (or any UTF-8 encoder) cannot store is refused before a route
+    sees it: a path with control characters matches no route (404); a query with a NUL,
+    or a JSON body with an escaped NUL or lone surrogate, is invalid (422). Each made
+    every route taking such input a 503 (threat T-DOS-6). The webhook route takes its
+    signed body as is: it has its own rules (livekit/webhook.py, T-WH-4)."""
+
+    def __init__(self, app: ASGIApp, *, exempt_paths: frozenset[str]) -> None:
+        self.app = app
+        self.exempt_paths = exempt_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _CONTROL_CHARS.search(scope["path"]):
+            await _reject(scope, send, 404, "not_found", "not found")
+            return
+        query: bytes = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            await _reject(scope, send, 422, "invalid", "query: NUL character")
+            return
+        if scope["path"] in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        tail = b""
+        refused = answered = started = False
+
+        async def checked_receive() -> Message:
+            nonlocal tail, refused, answered
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                window = tail + message.get("body", b"")
+                if _UNSTORABLE_ESCAPE.search(window):
+                    refused = True
+                    if not started:
+                        answered = True
+                        detail = "body: NUL or unpaired surrogate in a string"
+                        await _reject(scope, send, 422, "invalid", detail, close=True)
+                    return {"type": "http.disconnect"}
+                tail = window[-_ESCAPE_OVERLAP:]
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # the 422 is the answer
+            started = True
+            await send(message)
+
+        await self.app(scope, checked_receive, guarded_send)
+
+
 class BodySizeLimitMiddleware:
-    """Rejects bodies over the limit with 413 before the app reads them (no 5xx, no OOM)."""
+    """Bodies over the limit get 413, never a 5xx or a 400, and are never read whole.
+
+    A declared ``Content-Length`` over the limit is refused before the app runs. A body
+    without one (chunked) is counted as it is read: past the limit the 413 is sent at
+    once, the app is told the client went away (``http.disconnect``) and whatever it
+    sends afterwards is dropped. Raising through the app instead let FastAPI's body
+    parsing turn the error into a 400 (threat T-DOS-4).
+    """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -113,38 +236,44 @@ class BodySizeLimitMiddleware:
                     await _reject_too_large(scope, send)
                     return
         received = 0
+        refused = answered = started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused, answered
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    refused = True
+                    if not started:
+                        answered = True
+                        await _reject_too_large(scope, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await _reject_too_large(scope, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # the 413 is the answer
+            started = True
+            await send(message)
 
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, limited_receive, guarded_send)
 
 
 async def _reject_too_large(scope: Scope, send: Send) -> None:
+    await _reject(scope, send, 413, "payload_too_large", "request body too large", close=True)
+
+
+async def _reject(
+    scope: Scope, send: Send, status: int, code: str, detail: str, *, close: bool = False
+) -> None:
     request_id = scope.get("state", {}).get("request_id", "")
-    body = (
-        '{"error":"payload_too_large","detail":"request body too large","request_id":"'
-        + request_id
-        + '"}'
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
+    body = json.dumps({"error": code, "detail": detail, "request_id": request_id}).encode()
+    headers = [(b"content-type", b"application/json")]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

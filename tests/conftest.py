@@ -19,6 +19,7 @@ from tests.support.app import (
     RunningApp,
     create_pg_database,
     drop_pg_database,
+    drop_pg_template,
     ensure_pg_template,
     make_settings,
     running_app,
@@ -32,9 +33,10 @@ BACKENDS = tuple(
 
 
 @pytest.fixture(scope="session")
-def pg_template(harness_env: HarnessEnv) -> HarnessEnv:
+def pg_template(harness_env: HarnessEnv) -> Iterator[HarnessEnv]:
     ensure_pg_template(harness_env)
-    return harness_env
+    yield harness_env
+    drop_pg_template(harness_env)
 
 
 @pytest.fixture(params=BACKENDS)

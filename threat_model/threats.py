@@ -28,6 +28,7 @@ _RATE = "tests/integration/risk/test_rate_limits.py"
 _ANOMALY = "tests/integration/risk/test_anomalies.py"
 _POLICY = "tests/integration/authz/test_policy_admin.py"
 _AUTHZ_UNIT = "tests/unit/authz/test_service.py"
+_SERVE = "tests/integration/foundation/test_server_limits.py"
 
 THREATS: tuple[Threat, ...] = (
     Threat(
@@ -156,6 +157,22 @@ THREATS: tuple[Threat, ...] = (
         references=("ASVS 5.1.5", "CWE-601"),
     ),
     Threat(
+        id="T-ID-9",
+        title="An authentic token with unusable claims crashes the request (500/503)",
+        category=Stride.DENIAL_OF_SERVICE,
+        asset="availability, audit log",
+        entry_point="IdP-signed access and ID tokens (a compromised or federated IdP)",
+        mitigation="Every claim read is checked before use: integers in range (no NaN, "
+        "float, boolean), strings printable (no NUL, control characters, lone surrogates) "
+        "and bounded, the right JSON type, JSON nested past the parser refused; each is the "
+        "generic 401, audited by claim name and never by value (the alg is not echoed).",
+        tests=(
+            f"{_BEARER}::test_unusable_claims_in_an_authentic_token_are_the_generic_401",
+            f"{_BEARER}::test_tokens_the_parser_chokes_on_are_the_generic_401",
+        ),
+        references=("ASVS 1.2.4", "RFC 8725 §3.11"),
+    ),
+    Threat(
         id="T-TOK-1",
         title="Over-privileged LiveKit token (SDK defaults grant publish, subscribe, data)",
         category=Stride.ELEVATION_OF_PRIVILEGE,
@@ -281,6 +298,21 @@ THREATS: tuple[Threat, ...] = (
             "tests/integration/livekit/test_webhook_durability.py::"
             "test_kill_9_during_a_burst_loses_no_acknowledged_event",
             f"{_JOIN_AUDIT}::test_reconciler_catches_a_forged_join_when_webhooks_are_lost",
+        ),
+    ),
+    Threat(
+        id="T-WH-4",
+        title="A signed webhook body the parser or the store cannot take is retried forever",
+        category=Stride.DENIAL_OF_SERVICE,
+        asset="webhook intake, join auditing",
+        entry_point="POST /webhooks/livekit",
+        mitigation="JSON nested past 32 levels, or NUL, control characters or lone "
+        "surrogates in the fields intake keys on, is a 400 (LiveKit does not retry a 4xx), "
+        "audited; a NUL or lone surrogate elsewhere is stored and ended by processing as "
+        "unparseable (audited, never acted on), like any body protobuf refuses.",
+        tests=(
+            f"{_WEBHOOK_UNIT}::test_a_signed_body_the_intake_cannot_store_is_refused_as_malformed",
+            f"{_WEBHOOK}::test_signed_bodies_json_or_the_store_cannot_take_are_4xx_or_unparseable",
         ),
     ),
     Threat(
@@ -559,6 +591,12 @@ THREATS: tuple[Threat, ...] = (
             f"{_RATE}::test_mints_over_the_subject_limit_get_429_with_retry_after",
             f"{_RATE}::test_login_is_limited_per_address_and_spoofed_forwarded_for_is_ignored",
             f"{_RATE}::test_an_unreachable_limiter_store_fails_closed",
+            "tests/unit/risk/test_address.py::"
+            "test_behind_haproxy_the_client_cannot_choose_its_address_with_its_own_line",
+            "tests/unit/risk/test_address.py::"
+            "test_every_line_is_walked_from_the_right_through_trusted_proxies",
+            "tests/integration/risk/test_sentinel.py::"
+            "test_limits_count_through_sentinel_on_the_primary",
         ),
         references=("ASVS 2.4.1",),
     ),
@@ -617,5 +655,94 @@ THREATS: tuple[Threat, ...] = (
             f"{_BEARER}::test_a_flood_of_garbage_bearers_is_refused_but_audited_only_up_to_the_budget",
             f"{_WEBHOOK}::test_rejection_audits_are_bounded_per_sender",
         ),
+    ),
+    Threat(
+        id="T-DOS-4",
+        title="Oversized request heads or bodies, or clients that vanish mid-body",
+        category=Stride.DENIAL_OF_SERVICE,
+        asset="availability, memory",
+        entry_point="every connection to the server",
+        mitigation="The server itself (no proxy assumed) caps a request head at "
+        "server.max_header_bytes (431, nothing past it buffered); a chunked body over "
+        "server.max_body_bytes is a 413 like a declared one, never FastAPI's 400; a client "
+        "gone mid-body is logged, never a 500 or a traceback.",
+        tests=(
+            f"{_SERVE}::test_a_request_head_over_the_limit_is_431_and_closed",
+            f"{_SERVE}::test_many_small_headers_over_the_limit_are_431",
+            f"{_SERVE}::test_a_chunked_body_over_the_limit_is_413",
+            f"{_SERVE}::test_a_client_gone_mid_body_leaves_no_error_and_no_traceback",
+            "tests/unit/foundation/test_http_surface.py::"
+            "test_an_oversized_body_is_413_with_the_headers_too",
+        ),
+    ),
+    Threat(
+        id="T-DOS-5",
+        title="Slow clients (slowloris): heads or bodies sent slowly, or nothing at all",
+        category=Stride.DENIAL_OF_SERVICE,
+        asset="availability, webhook processing",
+        entry_point="every connection; POST /webhooks/livekit",
+        mitigation="The server times out a request head (server.header_timeout_seconds, from "
+        "the first byte or the connection's opening) and a body (server.body_timeout_seconds "
+        "for the whole body, so drip-feeding does not help; time the server itself holds the "
+        "body up is not counted): 408 and closed. The webhook route reads its body first and "
+        "marks the intake busy only for a verified delivery, so a held-open or forged body "
+        "no longer throttles processing.",
+        tests=(
+            f"{_SERVE}::test_a_connection_that_sends_nothing_is_timed_out",
+            f"{_SERVE}::test_a_head_sent_slowly_is_timed_out",
+            f"{_SERVE}::test_a_body_that_stops_arriving_is_timed_out",
+            f"{_SERVE}::test_a_body_drip_fed_byte_by_byte_is_timed_out",
+            f"{_WEBHOOK}::test_a_body_held_open_or_forged_does_not_hold_up_processing",
+        ),
+    ),
+    Threat(
+        id="T-DOS-6",
+        title="Valid-looking input that the store cannot take turns into a 5xx",
+        category=Stride.DENIAL_OF_SERVICE,
+        asset="availability, audit export",
+        entry_point="cursors and limits; a new user's first requests",
+        mitigation="Audit sequence numbers and checkpoint heads are 64-bit (the chain would "
+        "have stopped at 2**31); every cursor is bounded (422 past 2**62, on every route and "
+        "the CLI); subjects are created with INSERT ... ON CONFLICT DO NOTHING then read, so "
+        "concurrent first requests all succeed on both backends; a NUL in a path (404), a "
+        "query or a JSON body, or a lone surrogate in a body (422), is refused before any "
+        "route runs.",
+        tests=(
+            "tests/integration/audit/test_routes.py::"
+            "test_every_audit_cursor_past_32_bits_works_and_past_its_bound_is_422",
+            "tests/integration/foundation/test_migration_drift.py::"
+            "test_audit_sequence_numbers_are_64_bit",
+            "tests/unit/audit/test_cli_bounds.py::"
+            "test_export_cursor_and_limit_out_of_range_are_usage_errors",
+            "tests/integration/identity/test_subjects.py::"
+            "test_a_new_users_first_concurrent_requests_all_succeed",
+            "tests/integration/foundation/test_unstorable_input.py::"
+            "test_nul_in_a_path_matches_no_route",
+            "tests/integration/foundation/test_unstorable_input.py::test_nul_in_a_query_is_422",
+            "tests/integration/foundation/test_unstorable_input.py::"
+            "test_nul_or_a_lone_surrogate_in_a_json_body_is_422",
+        ),
+    ),
+    Threat(
+        id="T-INFO-1",
+        title="Responses framed, sniffed, cached or read cross-origin; metrics public",
+        category=Stride.INFORMATION_DISCLOSURE,
+        asset="tokens, CSRF tokens, exports, operational metrics",
+        entry_point="every response",
+        mitigation="CSP default-src 'none' with frame-ancestors 'none', nosniff, "
+        "Referrer-Policy no-referrer, HSTS over https and Cache-Control: no-store on every "
+        "response; CORS only for server.cors_origins (https in production), credentials off "
+        "unless set; /metrics public only by setting (refused in production) or behind "
+        "server.metrics_token; error bodies are the one documented shape.",
+        tests=(
+            "tests/unit/foundation/test_http_surface.py::"
+            "test_every_response_carries_the_security_headers_and_no_store",
+            "tests/unit/foundation/test_http_surface.py::"
+            "test_cors_answers_only_the_configured_origin_without_credentials",
+            "tests/unit/foundation/test_http_surface.py::test_metrics_are_public_only_by_setting",
+            "tests/unit/foundation/test_http_surface.py::"
+            "test_the_openapi_document_describes_the_real_error_body_everywhere",
+        ),
+        references=("ASVS 3.4.1-3.4.6", "ASVS 13.2.1"),
     ),
 )

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 
+from control_plane.audit.types import MAX_SEQ
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -132,7 +134,9 @@ def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", help="Output format.")] = (
         ExportFormat.OCSF
     ),
-    after: Annotated[int, typer.Option("--after", min=0, help="Records with seq > AFTER.")] = 0,
+    after: Annotated[
+        int, typer.Option("--after", min=0, max=MAX_SEQ, help="Records with seq > AFTER.")
+    ] = 0,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1_000_000, help="At most N.")] = (
         100_000
     ),

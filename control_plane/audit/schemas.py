@@ -7,10 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from control_plane.audit.types import AuditEventType
+from control_plane.audit.types import MAX_SEQ, AuditEventType
 
 MAX_PAGE = 500
-MAX_SEQ = 2**62
 _PSEUDONYM = r"^[A-Za-z0-9_.:\-]{1,128}$"
 
 

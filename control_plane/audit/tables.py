@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer
 from sqlmodel import Field, SQLModel
+
+# Sequence numbers are 64-bit: cursors accept up to 2**62 and the chain must not stop at
+# 2**31 records. On SQLite the column stays INTEGER, its 64-bit rowid alias.
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class AuditRecord(SQLModel, table=True):
@@ -17,7 +21,7 @@ class AuditRecord(SQLModel, table=True):
         Index("ix_audit_record_tenant_seq", "tenant", "seq"),
     )
 
-    seq: int = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(SEQ, primary_key=True, autoincrement=False))
     id: str = Field(max_length=32, unique=True)
     ts: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     event_type: str = Field(max_length=64)
@@ -42,9 +46,9 @@ class AuditCheckpoint(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ts: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    first_seq: int
+    first_seq: int = Field(sa_column=Column(SEQ, nullable=False))
     first_prev_hash: str = Field(max_length=64)
-    head_seq: int = Field(index=True)
+    head_seq: int = Field(sa_column=Column(SEQ, nullable=False, index=True))
     head_hash: str = Field(max_length=64)
     key_id: str = Field(max_length=32)
     signature: str = Field(max_length=128)

@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+MAX_SEQ = 2**62
+"""The largest audit cursor any route or command accepts (seq columns are 64-bit)."""
+
 # JSON-safe detail values only: pseudonyms, ids, counts, reasons (no PII).
 DetailValue = object
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from control_plane.deps import State
-from control_plane.health.service import readiness
+from control_plane.health.service import check_metrics_access, readiness
+from control_plane.openapi import error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -38,6 +41,12 @@ async def readyz(state: State) -> JSONResponse:
     return JSONResponse({"status": "ready", "checks": checks})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(state: State) -> Response:
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (public only where configured; else the metrics token)",
+    response_class=Response,
+    responses=error_responses(401, 404),
+)
+async def metrics(state: State, authorization: Annotated[str | None, Header()] = None) -> Response:
+    check_metrics_access(state, authorization)
     return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -45,25 +45,35 @@ if TYPE_CHECKING:
 
 LAST_SEEN_GRANULARITY = timedelta(minutes=5)
 SUBJECT_ID_MAX_LENGTH = 64
+_SUBJECTS = Subject.__table__  # type: ignore[attr-defined]
 
 
 async def ensure_subject(tx: AsyncSession, *, principal: Principal, now: datetime) -> Subject:
     """The principal's subject row, created if new (locked if its lock outlived an erasure);
-    last-seen updated at most every 5 min."""
+    last-seen updated at most every 5 min.
+
+    Race-safe: a new user's first requests arrive together (on several replicas too), so
+    the row is inserted with ``ON CONFLICT DO NOTHING`` and then read. The loser of the
+    race waits on the winner's insert and reads its row, instead of failing on the primary
+    key (that was a 503 for all but one of the first concurrent requests).
+    """
     subject = await tx.get(Subject, principal.subject_id)
     if subject is None:
         suppressed = await find_suppression(tx, principal.subject_id) is not None
-        subject = Subject(
-            id=principal.subject_id,
-            tenant=principal.tenant,
-            created_at=now,
-            last_seen_at=now,
-            status="locked" if suppressed else "active",
-            status_reason=LOCKED_BEFORE_ERASURE if suppressed else "",
-            status_changed_at=now if suppressed else None,
-        )
-        tx.add(subject)
-        await tx.flush()
+        row = {
+            "id": principal.subject_id,
+            "tenant": principal.tenant,
+            "created_at": now,
+            "last_seen_at": now,
+            "status": "locked" if suppressed else "active",
+            "status_reason": LOCKED_BEFORE_ERASURE if suppressed else "",
+            "status_changed_at": now if suppressed else None,
+            "legal_hold": False,
+        }
+        await insert_new(await tx.connection(), _SUBJECTS, [row], key="id")
+        subject = await tx.get(Subject, principal.subject_id)
+        if subject is None:  # erased between the insert and the read
+            raise NotFound("subject not found")
         return subject
     last_seen = subject.last_seen_at
     if last_seen.tzinfo is None:
@@ -74,7 +84,6 @@ async def ensure_subject(tx: AsyncSession, *, principal: Principal, now: datetim
     return subject
 
 
-_SUBJECTS = Subject.__table__  # type: ignore[attr-defined]
 # Built once (compiled forms are cached): these run for every batch of mints.
 _SELECT_SUBJECTS = sa_select(_SUBJECTS.c.id, _SUBJECTS.c.status, _SUBJECTS.c.last_seen_at).where(
     _SUBJECTS.c.id.in_(bindparam("ids", expanding=True))

@@ -14,6 +14,7 @@ from datetime import datetime
 import jwt
 
 from control_plane.crypto.lifetime import LifetimeProblem, lifetime_problem
+from control_plane.identity.claims import check_subject
 from control_plane.identity.client import OidcClient
 from control_plane.identity.errors import AuthenticationFailed
 from control_plane.identity.token_cache import CachedVerification
@@ -30,7 +31,7 @@ def _header(token: str, max_bytes: int) -> dict[str, object]:
         raise AuthenticationFailed("token malformed")
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, RecursionError) as exc:  # JSON nested past the parser's depth
         raise AuthenticationFailed("token header malformed") from exc
     return header
 
@@ -50,7 +51,7 @@ async def _verify_jwt(
     header = _header(token, settings.max_token_bytes)
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in settings.allowed_algorithms:
-        raise AuthenticationFailed(f"algorithm not allowed: {str(alg)[:16]}")
+        raise AuthenticationFailed("algorithm not allowed")  # never echo header values
     typ = header.get("typ")
     if typ is None:
         if require_type:
@@ -90,10 +91,10 @@ async def _verify_jwt(
         raise AuthenticationFailed(f"missing claim {exc.claim}") from exc
     except jwt.PyJWTError as exc:
         raise AuthenticationFailed(f"token rejected: {type(exc).__name__}") from exc
+    except RecursionError as exc:  # a signed payload nested past the JSON parser's depth
+        raise AuthenticationFailed("token payload malformed") from exc
     _check_lifetime(claims, now=now.timestamp(), leeway=settings.leeway_seconds)
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject or len(subject) > 255:
-        raise AuthenticationFailed("subject missing")
+    subject = check_subject(claims.get("sub"))
     return CachedVerification(
         verified=VerifiedClaims(issuer=settings.issuer, subject=subject, claims=claims),
         kid=kid,

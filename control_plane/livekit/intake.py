@@ -96,9 +96,16 @@ class WebhookIntake:
         """Deliveries are streaming in (>= 200/s): background work should give way."""
         return self._arrival_rate(self._monotonic()) >= BUSY_RATE_PER_SECOND
 
+    @property
+    def deliveries_in_flight(self) -> int:
+        """Verified deliveries being stored now (processing gives way while any are)."""
+        return self._in_flight
+
     @contextlib.contextmanager
     def delivering(self) -> Iterator[None]:
-        """Mark a delivery in progress (the whole request, verification included)."""
+        """Mark a verified delivery in progress until it is stored. Entered only after
+        the body was read and verified: a sender holding its body open, or a forgery,
+        must not make processing wait (T-DOS-5)."""
         self._in_flight += 1
         self._quiet.clear()
         try:

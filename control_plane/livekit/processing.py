@@ -10,6 +10,7 @@ picks up what a crashed one left behind once its lease lapses.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -95,8 +96,16 @@ def _ts_ms(ms: int, seconds: int, fallback: datetime) -> datetime:
     return fallback
 
 
+# A JSON-escaped NUL (an odd run of backslashes before u0000): protobuf takes it into a
+# string, PostgreSQL then refuses every row it reaches (an event retried to exhaustion).
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def parse_stored(body: str) -> api.WebhookEvent:
-    """The stored (already verified) body as LiveKit's WebhookEvent."""
+    """The stored (already verified) body as LiveKit's WebhookEvent; ``ParseError`` for a
+    body protobuf refuses (a lone surrogate among them) or one carrying a NUL."""
+    if _ESCAPED_NUL.search(body):
+        raise ParseError("NUL in a string")
     return Parse(body, api.WebhookEvent(), ignore_unknown_fields=True)
 
 

@@ -36,7 +36,14 @@ from control_plane.crypto.lifetime import LifetimeProblem, lifetime_problem
 MAX_AUTHORIZATION_CHARS = 4096
 MAX_EVENT_ID_CHARS = 64
 TOKEN_LEEWAY_SECONDS = 60  # livekit-api's TokenVerifier default
+# LiveKit's events nest about five deep; protobuf's JSON parser stops at 100. Past this a
+# signed body is refused before anything else reads it (json's C parser raised
+# RecursionError, a 500, and LiveKit retries a 5xx forever).
+MAX_JSON_DEPTH = 32
 _INTEGER = re.compile(r"-?[0-9]{1,20}")
+# What the intake stores and keys on must be storable on both backends and printable in
+# the audit log: no NUL (PostgreSQL refuses it), control characters or lone surrogates.
+_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TURN_PASSWORD = re.compile(r'"turnPassword"\s*:\s*"(?:[^"\\]|\\.)*"')
 _MASKED_TURN_PASSWORD = '"turnPassword":"[masked]"'  # noqa: S105 - the mask itself
 
@@ -195,11 +202,32 @@ def verify_webhook(
         raise WebhookVerificationError(RejectReason.NOT_UTF8) from exc
     try:
         event = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise WebhookVerificationError(RejectReason.MALFORMED_BODY) from exc
-    if not isinstance(event, dict):
+    if not isinstance(event, dict) or _too_deep(body, event):
         raise WebhookVerificationError(RejectReason.MALFORMED_BODY)
     return _accept(event, text, policy=policy, now=now)
+
+
+def _too_deep(body: bytes, event: object) -> bool:
+    """True if the parsed body nests deeper than ``MAX_JSON_DEPTH``. A body with fewer
+    brackets than that cannot be (the common case: two byte counts, no walk)."""
+    if body.count(b"{") + body.count(b"[") <= MAX_JSON_DEPTH:
+        return False
+    level: list[tuple[object, int]] = [(event, 1)]
+    while level:
+        value, depth = level.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        children: list[object] = (
+            list(value.values())
+            if isinstance(value, dict)
+            else value
+            if isinstance(value, list)
+            else []
+        )
+        level.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _field(event: dict[str, Any], json_name: str, proto_name: str) -> object:
@@ -208,10 +236,11 @@ def _field(event: dict[str, Any], json_name: str, proto_name: str) -> object:
 
 
 def _string(value: object) -> str:
-    """A protobuf string field: absent is empty, anything but a string is refused."""
+    """A protobuf string field the intake stores: absent is empty, anything but a
+    printable string is refused."""
     if value is None:
         return ""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or _UNSAFE_CHARS.search(value):
         raise WebhookVerificationError(RejectReason.MALFORMED_BODY)
     return value
 

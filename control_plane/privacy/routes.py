@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, status
 
 from control_plane.audit.chain import canonical_ts
+from control_plane.audit.types import MAX_SEQ
 from control_plane.crypto.keyring import public_key_id
 from control_plane.deps import RequestId, State, Tx
 from control_plane.identity.deps import CurrentPrincipal
@@ -95,7 +96,7 @@ async def export_my_data(
     state: State,
     tx: Tx,
     request_id: RequestId,
-    audit_after: int = Query(default=0, ge=0),
+    audit_after: int = Query(default=0, ge=0, le=MAX_SEQ),
 ) -> ExportOut:
     document = await service.export_subject_data(
         tx,

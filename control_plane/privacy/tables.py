@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -94,4 +103,8 @@ class ErasureRequest(SQLModel, table=True):
     # The signed receipt (pseudonyms, timestamps, counts: no content).
     receipt: dict[str, object] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The audit sequence at erasure: an export after a later login starts after it.
-    audit_seq: int | None = Field(default=None)
+    # 64-bit, like audit_record.seq.
+    audit_seq: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=True),
+    )

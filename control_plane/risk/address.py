@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -11,6 +11,19 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 def parse_networks(entries: Sequence[str]) -> tuple[Network, ...]:
     """CIDRs or single addresses; invalid entries raise ValueError at start-up."""
     return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in entries if e.strip())
+
+
+FORWARDED_FOR = "x-forwarded-for"
+
+
+def forwarded_for(values: Iterable[str]) -> str | None:
+    """Every ``X-Forwarded-For`` header line, in order, as one list (RFC 9110 §5.3).
+
+    A proxy may append its own line instead of extending the client's (haproxy's
+    ``option forwardfor`` does): reading the first line only let the client choose its
+    own address behind such a proxy. The rightmost entries are the trusted ones.
+    """
+    return ",".join(values) or None
 
 
 def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:

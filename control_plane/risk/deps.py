@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from control_plane.deps import RequestId, State, Tx
 from control_plane.identity.pseudonym import pseudonymize_address
-from control_plane.risk.address import client_address
+from control_plane.risk.address import FORWARDED_FOR, client_address, forwarded_for
 from control_plane.risk.service import enforce_limit
 from control_plane.state import AppState
 
@@ -16,7 +16,8 @@ from control_plane.state import AppState
 def address_of(request: Request, state: AppState) -> str:
     """The client address, believing X-Forwarded-For only from trusted proxies."""
     peer = request.client.host if request.client else None
-    return client_address(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
+    hops = forwarded_for(request.headers.getlist(FORWARDED_FOR))
+    return client_address(peer, hops, state.trusted_proxies)
 
 
 async def get_client_address(request: Request, state: State) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisSentinelStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from control_plane.errors import Unavailable
@@ -52,6 +52,22 @@ def _storage(url: str) -> tuple[Storage, aioredis.ConnectionPool | None]:
             connection_pool=pool,  # type: ignore[arg-type]  # passed through to redis-py
         )
         return storage, pool
+    if url.startswith("redis+sentinel://"):
+        # limits asks the sentinels for the current primary (and again after a failover).
+        # Every read goes to the primary too: a replica's counters may lag behind.
+        timeouts: dict[str, float | str | bool] = {
+            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+            "socket_timeout": REDIS_TIMEOUT_SECONDS,
+        }
+        sentinel = RedisSentinelStorage(
+            f"async+{url}",
+            implementation="redispy",
+            use_replicas=False,
+            sentinel_kwargs=timeouts,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        return sentinel, None
     raise ValueError(f"unsupported rate-limit storage: {url.split('://', 1)[0]}")
 
 
@@ -62,7 +78,7 @@ class RateLimiter:
         self._storage, self._pool = _storage(storage_url)
         self._strategy = SlidingWindowCounterRateLimiter(self._storage)
         self._items: dict[str, RateLimitItem] = {}
-        self.backend = "memory" if storage_url.startswith("memory") else "redis"
+        self.backend = storage_url.split("://", 1)[0]
 
     def _item(self, limit: str) -> RateLimitItem:
         item = self._items.get(limit)
@@ -113,3 +129,16 @@ class RateLimiter:
         """Close the Redis connections (no-op in memory)."""
         if self._pool is not None:
             await self._pool.disconnect()
+        if isinstance(self._storage, RedisSentinelStorage):
+            # limits owns these clients and has no close of its own: the primary's and
+            # the replicas' pools, then each sentinel's.
+            bridge = self._storage.bridge
+            sentinel = getattr(bridge, "sentinel", None)
+            clients = [
+                getattr(bridge, "storage", None),
+                getattr(bridge, "storage_replica", None),
+                *(getattr(sentinel, "sentinels", None) or []),
+            ]
+            for client in clients:
+                if client is not None:
+                    await client.aclose()

@@ -31,6 +31,7 @@ _ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "not authenticated"},
     403: {"description": "denied by policy"},
     422: {"description": "invalid request"},
+    409: {"description": "the caller's data is being erased"},
     429: {"description": "rate limited"},
     503: {"description": "a dependency (policies, LiveKit, store) is unavailable"},
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,17 +23,9 @@ from control_plane.store.migrate import upgrade_database_sync
 from tests.support.harness import HarnessEnv
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE_DB = "cp_test_template"
-MIGRATIONS = REPO / "control_plane" / "store" / "migrations" / "versions"
-
-
-def template_database() -> str:
-    """The template's name, keyed by the migrations' contents: test runs of checkouts with
-    different schemas sharing one PostgreSQL never clone each other's template."""
-    digest = hashlib.sha256()
-    for path in sorted(MIGRATIONS.glob("*.py")):
-        digest.update(path.read_bytes())
-    return f"{TEMPLATE_DB}_{digest.hexdigest()[:12]}"
+# One template per pytest process: several suites run at once against the one shared
+# PostgreSQL, and a shared name let one suite drop the template another was cloning.
+TEMPLATE_DB = f"cp_test_template_{os.getpid()}"
 
 
 class FrozenClock:
@@ -62,9 +54,15 @@ def ensure_pg_template(env: HarnessEnv) -> None:
     """A migrated template database that per-test databases are cloned from."""
     admin = _with_database(_admin_dsn(env.test_pg_url), "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {template_database()}")
-        conn.execute(f"CREATE DATABASE {template_database()}")
-    upgrade_database_sync(_with_database(env.test_pg_url, template_database()))
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+        conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    upgrade_database_sync(_with_database(env.test_pg_url, TEMPLATE_DB))
+
+
+def drop_pg_template(env: HarnessEnv) -> None:
+    admin = _with_database(_admin_dsn(env.test_pg_url), "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
 
 
 def create_pg_database(env: HarnessEnv) -> str:
@@ -72,7 +70,7 @@ def create_pg_database(env: HarnessEnv) -> str:
     name = f"cp_t_{uuid.uuid4().hex[:12]}"
     admin = _with_database(_admin_dsn(env.test_pg_url), "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template_database()}")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
     return _with_database(env.test_pg_url, name)
 
 

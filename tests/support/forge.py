@@ -63,3 +63,17 @@ def hs256_with_public_key(claims: dict[str, Any]) -> str:
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
     signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(signature)}"
+
+
+def sign_raw_payload_as_idp(payload: bytes, *, typ: str = "at+jwt") -> str:
+    """Sign exact payload bytes with the real IdP key (JSON no encoder would produce)."""
+    jwk = idp_private_jwk("RSA")
+    key = jwt.PyJWK(jwk)
+    return jwt.api_jws.PyJWS().encode(
+        payload, key.key, algorithm=jwk["alg"], headers={"kid": jwk["kid"], "typ": typ}
+    )
+
+
+def with_raw_header(header: bytes, claims: dict[str, Any]) -> str:
+    """An unsigned token with exact header bytes (refused before any signature check)."""
+    return f"{_b64(header)}.{_b64(json.dumps(claims).encode())}.c2ln"

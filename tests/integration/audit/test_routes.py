@@ -197,3 +197,30 @@ async def test_a_members_mint_records_land_in_their_tenants_log(
         "/v1/audit", params=params, headers=await _bearer(harness_env, "adam")
     )
     assert admin.json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "param", "mfa"),
+    [
+        ("/v1/audit", "after_seq", False),
+        ("/v1/audit/export", "after", True),
+        ("/v1/me/data", "audit_after", False),
+    ],
+)
+async def test_every_audit_cursor_past_32_bits_works_and_past_its_bound_is_422(
+    live_app: RunningApp, harness_env: HarnessEnv, path: str, param: str, mfa: bool
+) -> None:
+    # The seq columns are 64-bit: a cursor past 2**31 reads nothing, on both backends
+    # (PostgreSQL's 32-bit INTEGER made it a 503, or a 200 cut short mid-export).
+    headers = await _bearer(harness_env, "audrey", mfa=mfa)
+    for cursor in (2**31, 2**62):
+        response = await live_app.client.get(path, params={param: cursor}, headers=headers)
+        assert response.status_code == 200, response.text
+        if path.endswith("/export"):
+            lines = [json.loads(line) for line in response.text.splitlines()]
+            assert len(lines) == 1
+            assert is_end_marker(lines[0])
+    for bad in (str(2**62 + 1), "-1", "1e3", "1.5", "true", "", "0x10"):
+        response = await live_app.client.get(path, params={param: bad}, headers=headers)
+        assert response.status_code == 422, (bad, response.text)
+        assert response.json()["error"] == "invalid"

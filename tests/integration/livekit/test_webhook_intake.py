@@ -414,3 +414,68 @@ async def test_track_before_its_join_waits_for_the_join(app: RunningApp) -> None
     assert stored is not None
     assert stored.outcome == "track_ok"
     assert stored.attempts >= 2
+
+
+async def test_signed_bodies_json_or_the_store_cannot_take_are_4xx_or_unparseable(
+    app: RunningApp,
+) -> None:
+    """A 5xx makes LiveKit retry forever. Nested past the parser, or NUL or a lone
+    surrogate where the intake keys the event: 400, audited. Elsewhere in the body: stored
+    and acknowledged, then ended by processing as unparseable (protobuf refuses a lone
+    surrogate; a NUL would reach PostgreSQL), audited, never acted on."""
+    deep = json.dumps(json.loads(_joined(event_id="EV_deep"))).encode()[:-1]
+    deep += b', "pad": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    for body in (
+        deep,
+        json.dumps({**json.loads(_joined()), "id": "EV_\u0000"}).encode(),
+        json.dumps({**json.loads(_joined()), "id": "EV_\ud800"}).encode(),
+    ):
+        response = await _post(app, body, _signed(body))
+        assert response.status_code == 400, response.text
+        assert {k: response.json()[k] for k in GENERIC} == GENERIC
+    assert [r.reason for r in await _audit(app, "webhook.rejected")] == ["malformed_body"] * 3
+    accepted = []
+    for event_id, name in (("EV_nul_name", "Mallory\u0000"), ("EV_surrogate", "Mal\ud800lory")):
+        document = json.loads(_joined(event_id=event_id))
+        document["participant"]["name"] = name
+        body = json.dumps(document).encode()
+        response = await _post(app, body, _signed(body))
+        assert response.status_code == 200, response.text
+        accepted.append(event_id)
+    await _processed(app, *accepted)
+    async with unit_of_work(app.state.engine) as tx:
+        for event_id in accepted:
+            stored = await tx.get(WebhookEvent, event_id)
+            assert stored is not None
+            assert (stored.outcome, stored.last_error) == ("failed", "unparseable")
+    assert await _count(app, Participation) == 0
+
+
+async def test_a_body_held_open_or_forged_does_not_hold_up_processing(app: RunningApp) -> None:
+    """Processing gives way while a delivery is in flight; only a verified one counts, and
+    only once its body is in (a body held open throttled all processing to ~5 events/s)."""
+    intake = app.state.livekit_work.intake
+    body = _joined(event_id="EV_held")
+    release = asyncio.Event()
+    first_chunk_sent = asyncio.Event()
+
+    async def held_open() -> AsyncIterator[bytes]:
+        yield body[:10]
+        first_chunk_sent.set()
+        await release.wait()
+        yield body[10:]
+
+    delivery = asyncio.create_task(
+        app.client.post("/webhooks/livekit", content=held_open(), headers=_signed(body))
+    )
+    await first_chunk_sent.wait()
+    for _ in range(20):
+        await asyncio.sleep(0)  # let the route run as far as it can
+    assert intake.deliveries_in_flight == 0
+    release.set()
+    response = await delivery
+    assert response.status_code == 200, response.text
+    assert intake.deliveries_in_flight == 0
+    forged = await _post(app, body, {"Authorization": "garbage"})
+    assert forged.status_code == 401
+    assert intake.deliveries_in_flight == 0

@@ -3,6 +3,7 @@ the same 401, and the exact reason lands in the audit log."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,9 +20,11 @@ from tests.support.app import RunningApp, make_settings, running_app
 from tests.support.forge import (
     hs256_with_public_key,
     sign_as_idp,
+    sign_raw_payload_as_idp,
     sign_with_attacker_key,
     unsigned,
     unverified_claims,
+    with_raw_header,
 )
 from tests.support.harness import HarnessEnv
 from tests.support.idp import get_access_token, get_client_credentials_token
@@ -193,3 +196,89 @@ async def test_a_flood_of_garbage_bearers_is_refused_but_audited_only_up_to_the_
                 )
             ).all()
         assert len(rejected) == 3
+
+
+# Authentic tokens (the IdP's own key) whose claims are unusable: a compromised or
+# misconfigured IdP, or a federated upstream passing values through. Each was a 500 or a
+# 503 (auth_time past datetime's range, NUL refused by PostgreSQL, a lone surrogate by
+# every encoder); each is now the generic 401, audited by claim name, never by value.
+BAD_CLAIMS: dict[str, Claims] = {
+    "auth_time_1e20": {"auth_time": 1e20},
+    "auth_time_huge_integer": {"auth_time": 10**20},
+    "auth_time_negative": {"auth_time": -1},
+    "auth_time_nan": {"auth_time": float("nan")},
+    "auth_time_float": {"auth_time": 1700000000.5},
+    "auth_time_boolean": {"auth_time": True},
+    "auth_time_string": {"auth_time": "1700000000"},
+    "tenant_with_nul": {"tenant": "acme\x00"},
+    "tenant_lone_surrogate": {"tenant": "acme\ud800"},
+    "tenant_control_character": {"tenant": "acme\x1b[31m"},
+    "tenant_oversized": {"tenant": "a" * 129},
+    "tenant_a_number": {"tenant": 7},
+    "tenant_a_list": {"tenant": ["acme"]},
+    "groups_a_number": {"groups": 5},
+    "groups_an_object": {"groups": {"admin": True}},
+    "group_not_a_string": {"groups": ["member", 5]},
+    "group_with_nul": {"groups": ["member\x00admin"]},
+    "group_oversized": {"groups": ["g" * 129]},
+    "too_many_groups": {"groups": [f"g{i}" for i in range(65)]},
+    "amr_with_surrogate": {"amr": ["pwd\udfff"]},
+    "acr_a_number": {"acr": 3},
+    "acr_with_nul": {"acr": "\x00"},
+    "email_verified_a_string": {"email_verified": "true"},
+    "sub_with_nul": {"sub": "alice\x00"},
+    "sub_lone_surrogate": {"sub": "\ud800alice"},
+    "sub_a_number": {"sub": 42},
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CLAIMS))
+async def test_unusable_claims_in_an_authentic_token_are_the_generic_401(
+    case: str, live_app: RunningApp, alice_claims: Claims
+) -> None:
+    now = int(time.time())
+    token = sign_as_idp(_shift(alice_claims, iat=now, exp=now + 300, **BAD_CLAIMS[case]))
+    await _assert_refused_and_audited(live_app, token)
+
+
+def _deeply_nested_payload(claims: Claims) -> bytes:
+    # Past the JSON parser's recursion limit, within the 8 KiB token size limit.
+    return json.dumps(claims).encode()[:-1] + b', "x": ' + b"[" * 2400 + b"]" * 2400 + b"}"
+
+
+@pytest.mark.parametrize(
+    "case", ["payload_nested_past_the_parser", "header_nested_past_the_parser", "alg_with_nul"]
+)
+async def test_tokens_the_parser_chokes_on_are_the_generic_401(
+    case: str, live_app: RunningApp, alice_claims: Claims
+) -> None:
+    now = int(time.time())
+    fresh = _shift(alice_claims, iat=now, exp=now + 300)
+    if case == "payload_nested_past_the_parser":
+        token = sign_raw_payload_as_idp(_deeply_nested_payload(fresh))
+    elif case == "header_nested_past_the_parser":
+        token = with_raw_header(b'{"alg": "RS256", "x": ' + b"[" * 2400 + b"]" * 2400 + b"}", fresh)
+    else:
+        token = with_raw_header(b'{"alg": "RS256\\u0000", "kid": "k", "typ": "at+jwt"}', fresh)
+    await _assert_refused_and_audited(live_app, token)
+
+
+async def _assert_refused_and_audited(app: RunningApp, token: str) -> None:
+    response = await app.client.post(
+        "/v1/sessions", json={}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401, response.text
+    assert response.json()["detail"] == "authentication required"
+    async with unit_of_work(app.state.engine) as tx:
+        rejected = (
+            await tx.exec(
+                select(AuditRecord).where(col(AuditRecord.event_type) == "auth.bearer_rejected")
+            )
+        ).all()
+    assert len(rejected) == 1
+    record = rejected[0]
+    assert record.reason
+    # The reason names the check, never the value that failed it.
+    assert record.reason.isprintable()
+    for marker in ("acme", "alice", "1e+20", "100000000000000000000", "member", "g64", "RS256"):
+        assert marker not in record.reason, record.reason

@@ -54,7 +54,9 @@ def test_embedded_defaults_need_no_configuration() -> None:
 
 
 def test_a_safe_production_profile_loads() -> None:
-    assert load_settings(**_production()).env is Environment.PRODUCTION
+    settings = load_settings(**_production())
+    assert settings.env is Environment.PRODUCTION
+    assert settings.metrics_public is False  # unset: /metrics is not public in production
 
 
 @pytest.mark.parametrize(
@@ -82,6 +84,9 @@ def test_a_safe_production_profile_loads() -> None:
             "livekit.webhook_api_key",
         ),
         ({"server": {"cors_origins": ["*"]}}, "server.cors_origins"),
+        ({"server": {"cors_origins": ["http://console.example"]}}, "server.cors_origins"),
+        ({"server": {"metrics_public": True}}, "server.metrics_public"),
+        ({"server": {"metrics_token": "short"}}, "server.metrics_token"),
         ({"tokens": {"max_ttl_seconds": 3600}}, "tokens.max_ttl_seconds"),
     ],
 )
@@ -105,6 +110,14 @@ def test_a_wrong_value_names_the_setting() -> None:
     [
         ("server", {"event_loop": "tokio"}, r"server\.event_loop"),
         ("server", {"keep_alive_seconds": 0}, r"server\.keep_alive_seconds"),
+        ("server", {"max_header_bytes": 100}, r"server\.max_header_bytes"),
+        ("server", {"max_header_bytes": 10**9}, r"server\.max_header_bytes"),
+        ("server", {"header_timeout_seconds": 0}, r"server\.header_timeout_seconds"),
+        ("server", {"body_timeout_seconds": -1}, r"server\.body_timeout_seconds"),
+        ("server", {"body_timeout_seconds": 10**6}, r"server\.body_timeout_seconds"),
+        ("server", {"cors_origins": ["https://console.example/path"]}, r"server\.cors_origins"),
+        ("server", {"cors_origins": ["console.example"]}, r"server\.cors_origins"),
+        ("server", {"cors_origins": ["*"], "cors_allow_credentials": True}, r"server"),
         ("oidc", {"verified_token_cache_size": -1}, r"oidc\.verified_token_cache_size"),
         ("oidc", {"verified_token_cache_size": 10**9}, r"oidc\.verified_token_cache_size"),
     ],

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -223,6 +224,14 @@ def _sha256_claim(body: bytes) -> str:
     return base64.b64encode(hashlib.sha256(body).digest()).decode()
 
 
+# Claims relative to the verifier's clock, resolved inside the test: a wall-clock value
+# computed at collection goes stale while the suite runs (a "future" nbf 600 s ahead is
+# no longer in the future once collection and earlier tests took longer than that).
+@dataclass(frozen=True)
+class _FromNow:
+    seconds: float
+
+
 @pytest.mark.parametrize(
     ("case", "extra", "reason"),
     [
@@ -231,9 +240,9 @@ def _sha256_claim(body: bytes) -> str:
         ("exp a string", {"exp": "9999999999"}, RejectReason.MISSING_EXP),
         ("exp beyond any float", {"exp": 10**400}, RejectReason.MISSING_EXP),
         ("exp a boolean", {"exp": True}, RejectReason.MISSING_EXP),
-        ("nbf in the future", {"nbf": time.time() + 600}, RejectReason.EXPIRED_TOKEN),
+        ("nbf in the future", {"nbf": _FromNow(600)}, RejectReason.EXPIRED_TOKEN),
         ("nbf a string", {"nbf": "0"}, RejectReason.MALFORMED_TOKEN),
-        ("issued in the future", {"iat": time.time() + 600}, RejectReason.EXPIRED_TOKEN),
+        ("issued in the future", {"iat": _FromNow(600)}, RejectReason.EXPIRED_TOKEN),
         ("iat a string", {"iat": "now"}, RejectReason.MALFORMED_TOKEN),
         ("issuer missing", {"iss": None}, RejectReason.WRONG_ISSUER),
         ("sha256 not base64", {"sha256": "%%%"}, RejectReason.BODY_HASH_MISMATCH),
@@ -243,16 +252,21 @@ def _sha256_claim(body: bytes) -> str:
 def test_token_claims_are_checked_after_the_signature(
     case: str, extra: dict[str, object], reason: RejectReason
 ) -> None:
+    now = _now()
     body = _joined()
+    resolved = {
+        name: now.timestamp() + value.seconds if isinstance(value, _FromNow) else value
+        for name, value in extra.items()
+    }
     claims: dict[str, object] = {
         "iss": KEY,
-        "exp": int(time.time()) + 60,
+        "exp": int(now.timestamp()) + 60,
         "sha256": _sha256_claim(body),
-        **extra,
+        **resolved,
     }
     if claims["iss"] is None:
         del claims["iss"]
-    assert _reason(body, _signed(claims)) is reason, case
+    assert _reason(body, _signed(claims), now=now) is reason, case
 
 
 def test_a_signed_payload_that_is_not_a_json_object_is_a_malformed_token() -> None:
@@ -331,3 +345,63 @@ def test_it_reads_what_livekit_apis_receiver_reads(
 def test_the_policy_never_shows_its_secret() -> None:
     assert SECRET not in repr(POLICY)
     assert SECRET not in str(POLICY)
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("case", "document"),
+    [
+        ("nested 50,000 deep (past json's recursion limit)", None),
+        ("nested one past the bound", "deep"),
+        ("NUL in the id", {"id": "EV_\u0000"}),
+        ("lone surrogate in the id", {"id": "EV_\ud800"}),
+        ("control character in the event kind", {"event": "participant_joined\u001b"}),
+        ("NUL in the room name", {"room": {"name": "cp-room\u0000"}}),
+        ("lone surrogate in the room name", {"room": {"name": "\udfffcp-room"}}),
+    ],
+)
+def test_a_signed_body_the_intake_cannot_store_is_refused_as_malformed(
+    case: str, document: dict[str, object] | str | None
+) -> None:
+    base = json.loads(_joined())
+    if document is None:
+        body = json.dumps(base).encode()[:-1] + b', "pad": ' + _nested(50_000).encode() + b"}"
+    elif document == "deep":
+        base["pad"] = json.loads(_nested(32))  # with the event object: 33 levels
+        body = json.dumps(base).encode()
+    else:
+        assert isinstance(document, dict)
+        body = json.dumps({**base, **document}).encode()
+    policy = WebhookPolicy(
+        api_key=KEY,
+        api_secret=SECRET,
+        freshness=timedelta(seconds=300),
+        future_skew=timedelta(seconds=60),
+        max_body_bytes=len(body),
+    )
+    with pytest.raises(WebhookVerificationError) as refused:
+        verify_webhook(body, webhook_token(body, key=KEY, secret=SECRET), policy=policy, now=_now())
+    assert refused.value.reason is RejectReason.MALFORMED_BODY, case
+    assert refused.value.status == 400
+    assert refused.value.event_id is None  # nothing unstorable reaches the audit record
+
+
+def test_a_body_nested_to_the_bound_with_many_brackets_is_accepted() -> None:
+    base = json.loads(_joined(event_id="EV_deep_ok"))
+    base["pad"] = json.loads(_nested(31))  # 32 levels with the event object
+    base["many"] = [[1], [2], [3]] * 20  # more brackets than the bound: the walk runs
+    body = json.dumps(base).encode()
+    policy = WebhookPolicy(
+        api_key=KEY,
+        api_secret=SECRET,
+        freshness=timedelta(seconds=300),
+        future_skew=timedelta(seconds=60),
+        max_body_bytes=len(body),
+    )
+    verified = verify_webhook(
+        body, webhook_token(body, key=KEY, secret=SECRET), policy=policy, now=_now()
+    )
+    assert verified.id == "EV_deep_ok"

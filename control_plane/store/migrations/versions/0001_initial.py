@@ -91,9 +91,11 @@ def upgrade() -> None:
         "audit_checkpoint",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("first_seq", sa.Integer(), nullable=False),
+        sa.Column(
+            "first_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
         sa.Column("first_prev_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("head_seq", sa.Integer(), nullable=False),
+        sa.Column("head_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("head_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("key_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("signature", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
@@ -106,7 +108,12 @@ def upgrade() -> None:
 
     op.create_table(
         "audit_record",
-        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("event_type", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -166,7 +173,7 @@ def upgrade() -> None:
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("counts", sa.JSON(), nullable=False),
         sa.Column("receipt", sa.JSON(), nullable=True),
-        sa.Column("audit_seq", sa.Integer(), nullable=True),
+        sa.Column("audit_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("erasure_request", schema=None) as batch_op:
