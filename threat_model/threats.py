@@ -25,6 +25,7 @@ _RATE = "tests/integration/risk/test_rate_limits.py"
 _ANOMALY = "tests/integration/risk/test_anomalies.py"
 _POLICY = "tests/integration/authz/test_policy_admin.py"
 _AUTHZ_UNIT = "tests/unit/authz/test_service.py"
+_TENANT_RECORDS = "tests/integration/livekit/test_tenant_records.py"
 
 THREATS: tuple[Threat, ...] = (
     Threat(
@@ -455,6 +456,33 @@ THREATS: tuple[Threat, ...] = (
         tests=(
             f"{_BEARER}::test_a_flood_of_garbage_bearers_is_refused_but_audited_only_up_to_the_budget",
             f"{_WEBHOOK}::test_rejection_audits_are_bounded_per_sender",
+        ),
+    ),
+    Threat(
+        id="T-TEN-1",
+        title="Anomalies about a tenant's room are platform-wide: other tenants' admins read "
+        "them, the owning tenant's auditors never see them",
+        category=Stride.INFORMATION_DISCLOSURE,
+        asset="anomaly log, tenant isolation",
+        entry_point="LiveKit webhooks, the reconciler (join auditing)",
+        mitigation="An anomaly without an explicit tenant takes the owner of its unit of "
+        "work's audit records (audit.service.audit_tenant: the caller's tenant, or the "
+        "room's session's), like the audit records written beside it.",
+        tests=(f"{_TENANT_RECORDS}::test_join_anomalies_belong_to_the_rooms_tenant",),
+    ),
+    Threat(
+        id="T-TEN-2",
+        title="room_started delivered before the session commits is recorded platform-wide",
+        category=Stride.INFORMATION_DISCLOSURE,
+        asset="audit log, tenant isolation",
+        entry_point="LiveKit webhooks racing the session-creating transaction",
+        mitigation="Room names carry an own-room marker (sessions.tenancy.new_room_name); an "
+        "event about such a room with no visible session is retried for "
+        "ROOM_COMMIT_GRACE, so its record is written once the owner is known; only a room "
+        "whose session never committed ends up platform-wide.",
+        tests=(
+            f"{_TENANT_RECORDS}::test_room_started_before_the_session_commits_waits_and_is_the_tenants",
+            f"{_TENANT_RECORDS}::test_a_room_whose_session_never_commits_is_recorded_platform_wide_after_the_grace",
         ),
     ),
 )
