@@ -168,6 +168,9 @@ class RiskSettings(_Section):
     # Each rejected credential is audited with its reason, up to this many per address:
     # a flood of garbage bearers must not flood (and serialise on) the audit chain.
     rejection_audit_limit: str = "120/minute"
+    # Refusals of one rate limit for one key are audited up to this many (T-DOS-3): they
+    # repeat the same fact, and each audit record takes the chain lock.
+    refusal_audit_limit: str = "10/minute"
     high_risk_score: int = Field(default=80, ge=0, le=100)
     # Anomaly detection (risk/detectors.py). Counters live in `storage_url` next to the
     # rate limits, so every replica sees the same streams. Rule -> response; a rule left
