@@ -35,6 +35,39 @@ from control_plane.identity.verify import verify_id_token
 
 MAX_PARAM_CHARS = 2048
 
+# What an IdP may put in a callback's ``error`` (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6)
+# and a token endpoint in its error response (RFC 6749 §5.2). The parameter comes from
+# the browser, so anything may arrive there; it reaches the immutable audit chain only as
+# one of these codes or "other" (T-PRIV-4).
+OAUTH_ERROR_CODES = frozenset(
+    {
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "invalid_client",
+        "invalid_grant",
+        "unsupported_grant_type",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+    }
+)
+
+
+def oauth_error_code(value: object) -> str:
+    """The registered OAuth/OIDC error code ``value`` is, or "other" (pure)."""
+    return value if isinstance(value, str) and value in OAUTH_ERROR_CODES else "other"
+
 
 def _oauth_client(oidc: OidcClient) -> AsyncOAuth2Client:
     settings = oidc.settings
@@ -99,7 +132,7 @@ async def complete_login(
     """Exchange the code, verify the ID token (issuer, audience, nonce, algorithm)."""
     error = _param(query, "error")
     if error is not None:
-        raise LoginFailed(f"identity provider returned error {error[:64]}")
+        raise LoginFailed(f"identity provider returned error {oauth_error_code(error)}")
     code = _param(query, "code")
     state = _param(query, "state")
     if code is None or state is None:
@@ -123,7 +156,7 @@ async def complete_login(
                 redirect_uri=oidc.settings.redirect_uri,
             )
     except AuthlibBaseError as exc:
-        raise LoginFailed(f"token exchange refused: {exc.error}") from exc
+        raise LoginFailed(f"token exchange refused: {oauth_error_code(exc.error)}") from exc
     except Exception as exc:  # transport failures from httpx inside authlib
         raise IdentityProviderUnavailable() from exc
     id_token = token.get("id_token") if isinstance(token, Mapping) else None
