@@ -26,6 +26,10 @@ _ANOMALY = "tests/integration/risk/test_anomalies.py"
 _POLICY = "tests/integration/authz/test_policy_admin.py"
 _AUTHZ_UNIT = "tests/unit/authz/test_service.py"
 _TENANT_RECORDS = "tests/integration/livekit/test_tenant_records.py"
+_BUDGETS = "tests/integration/risk/test_write_budgets.py"
+_REMEDIATION = "tests/integration/livekit/test_remediation_budget.py"
+_FREE_TEXT = "tests/integration/privacy/test_outside_free_text.py"
+_DATA_MAP = "tests/unit/privacy/test_data_map.py"
 
 THREATS: tuple[Threat, ...] = (
     Threat(
@@ -380,6 +384,36 @@ THREATS: tuple[Threat, ...] = (
         references=("ASVS 14.2.7",),
     ),
     Threat(
+        id="T-PRIV-4",
+        title="Free text from outside (lock reasons, the IdP's error parameter, X-Request-Id, "
+        "request paths) lands verbatim in the immutable audit chain and the logs",
+        category=Stride.INFORMATION_DISCLOSURE,
+        asset="personal data after erasure",
+        entry_point="lock/unlock bodies, the OIDC callback, request headers and paths",
+        mitigation="Lock reasons are a closed code (free text refused, 422); the IdP error is "
+        "an RFC 6749/OIDC code or 'other'; X-Request-Id is kept only when shaped like a "
+        "generated id, else replaced; the access log names the route template. Every column "
+        "that could hold free text names its guard (privacy.erasure_map.FREE_TEXT_GUARDS).",
+        tests=(
+            f"{_FREE_TEXT}::test_outside_free_text_is_gone_after_erasure_from_chain_logs_and_stored_bodies",
+            f"{_DATA_MAP}::test_every_column_that_can_hold_free_text_is_guarded_or_erased",
+        ),
+    ),
+    Threat(
+        id="T-PRIV-5",
+        title="Client-chosen names in stored webhook bodies outlive the subject's erasure",
+        category=Stride.INFORMATION_DISCLOSURE,
+        asset="personal data after erasure",
+        entry_point="LiveKit webhooks (participant name/metadata/attributes, track and "
+        "stream names, room metadata, ingress/egress details)",
+        mitigation="The stored body keeps only what processing reads: client-chosen fields "
+        "are stripped before storage (livekit.webhook.strip_client_fields).",
+        tests=(
+            f"{_WEBHOOK_UNIT}::test_the_stored_body_keeps_what_processing_reads_and_no_client_chosen_text",
+            f"{_FREE_TEXT}::test_outside_free_text_is_gone_after_erasure_from_chain_logs_and_stored_bodies",
+        ),
+    ),
+    Threat(
         id="T-AG-1",
         title="An agent worker writes into, or listens to, a session it was not dispatched to",
         category=Stride.ELEVATION_OF_PRIVILEGE,
@@ -452,10 +486,18 @@ THREATS: tuple[Threat, ...] = (
         entry_point="Authorization headers, webhook deliveries",
         mitigation="Rejections are always refused and always counted for anomaly detection, "
         "but audited per sender address only up to a budget (risk.rejection_audit_limit, "
-        "webhooks.rejection_audit_limit); the rest go to the structured log.",
+        "webhooks.rejection_audit_limit); the rest go to the structured log. The same holds "
+        "for every write caused by outside input: rate-limit refusals per key "
+        "(risk.refusal_audit_limit), login callback failures (behind the per-address auth "
+        "limit), worker transcript rejections per worker, and remediation retries (audited "
+        "on the first failure and on giving up; a step about a room LiveKit closed is done).",
         tests=(
             f"{_BEARER}::test_a_flood_of_garbage_bearers_is_refused_but_audited_only_up_to_the_budget",
             f"{_WEBHOOK}::test_rejection_audits_are_bounded_per_sender",
+            f"{_BUDGETS}::test_a_login_flood_is_refused_but_audited_only_up_to_the_refusal_budget",
+            f"{_BUDGETS}::test_a_bogus_callback_flood_is_audited_within_the_auth_limit_and_the_budget",
+            f"{_REMEDIATION}::test_a_dispatch_of_a_deleted_room_is_done_not_retried",
+            f"{_REMEDIATION}::test_a_refused_task_is_audited_on_its_first_failure_and_when_it_gives_up",
         ),
     ),
     Threat(
