@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +23,19 @@ from control_plane.store.migrate import upgrade_database_sync
 from tests.support.harness import HarnessEnv
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE_DB = "cp_test_template"
+
+
+def _template_name() -> str:
+    """The migrated template's name, by the migrations' content: checkouts with different
+    migrations sharing one PostgreSQL never clone each other's schema (nor drop a template
+    another is cloning)."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "control_plane" / "store").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return f"cp_test_template_{digest.hexdigest()[:12]}"
+
+
+TEMPLATE_DB = _template_name()
 
 
 class FrozenClock:
