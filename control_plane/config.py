@@ -202,7 +202,9 @@ class AuditSettings(_Section):
     checkpoint_every_records: int = Field(default=1000, ge=1)
     verify_limit: str = "6/minute"  # full-chain verifications per reader (GET /v1/audit/verify)
     # Every checkpoint is also appended here (audit/witness.py); default var/audit-witness.jsonl.
-    # Point it at append-only or write-once storage, outside the database's reach.
+    # The default is on the service's own host and writable by its user: in production
+    # point it at append-only or write-once storage the service cannot rewrite, outside
+    # the database's reach (README "The audit chain's trust boundary", T-AUD-5).
     witness_file: Path | None = None
 
 

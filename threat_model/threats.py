@@ -328,6 +328,23 @@ THREATS: tuple[Threat, ...] = (
         references=("ASVS 16.4.2", "ASVS 16.4.3"),
     ),
     Threat(
+        id="T-AUD-5",
+        title="The service's own database role rewrites the chain after the last checkpoint",
+        category=Stride.TAMPERING,
+        asset="audit log",
+        entry_point="the service's database credentials (a compromised service, SQL injection)",
+        mitigation="On PostgreSQL the service connects as an app role with INSERT and SELECT "
+        "only on audit_record and audit_checkpoint (store/roles.py, `control-plane migrate "
+        "--app-role`); retention purges through the owner's SECURITY DEFINER function, which "
+        "removes only a checkpoint-covered prefix a retention.purged record vouches for. The "
+        "witness file belongs on storage the service cannot rewrite (README).",
+        tests=(
+            "tests/integration/audit/test_app_role.py::test_the_app_role_cannot_rewrite_the_chain",
+            "tests/integration/audit/test_app_role.py::test_the_purge_function_removes_only_a_vouched_checkpoint_covered_prefix",
+        ),
+        references=("ASVS 16.4.2",),
+    ),
+    Threat(
         id="T-LOG-1",
         title="Tokens, secrets, cookies or PII written to logs",
         category=Stride.INFORMATION_DISCLOSURE,
