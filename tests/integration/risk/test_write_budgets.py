@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 FLOOD = 200
 AUTH_LIMIT = 30
 REFUSAL_BUDGET = 10
+# The limiter's windows follow the wall clock: a flood may straddle one boundary and see
+# two windows' allowance, never more. Bounds, not exact counts, so no timing matters.
+WINDOWS = 2
 
 
 async def _record_counts(app: RunningApp) -> Counter[str]:
@@ -30,8 +33,8 @@ async def _record_counts(app: RunningApp) -> Counter[str]:
 
 def _settings(tmp_path: Path, database_url: str, env: HarnessEnv) -> Settings:
     limits = {
-        "auth_limit": f"{AUTH_LIMIT}/minute",
-        "refusal_audit_limit": f"{REFUSAL_BUDGET}/minute",
+        "auth_limit": f"{AUTH_LIMIT}/hour",
+        "refusal_audit_limit": f"{REFUSAL_BUDGET}/hour",
     }
     return make_settings(tmp_path, database_url=database_url, env=env, risk=limits)
 
@@ -44,10 +47,11 @@ async def test_a_login_flood_is_refused_but_audited_only_up_to_the_refusal_budge
         statuses = Counter(
             [(await app.client.get("/auth/login")).status_code for _ in range(FLOOD)]
         )
-        assert statuses == {302: AUTH_LIMIT, 429: FLOOD - AUTH_LIMIT}
+        assert AUTH_LIMIT <= statuses[302] <= WINDOWS * AUTH_LIMIT
+        assert statuses[302] + statuses[429] == FLOOD
         counts = await _record_counts(app)
-    assert counts["risk.rate_limited"] == REFUSAL_BUDGET
-    assert sum(counts.values()) == REFUSAL_BUDGET
+    assert REFUSAL_BUDGET <= counts["risk.rate_limited"] <= WINDOWS * REFUSAL_BUDGET
+    assert sum(counts.values()) == counts["risk.rate_limited"]
 
 
 async def test_a_bogus_callback_flood_is_audited_within_the_auth_limit_and_the_budget(
@@ -65,9 +69,10 @@ async def test_a_bogus_callback_flood_is_audited_within_the_auth_limit_and_the_b
                 for n in range(FLOOD)
             ]
         )
-        assert statuses == {401: AUTH_LIMIT, 429: FLOOD - AUTH_LIMIT}
+        assert AUTH_LIMIT <= statuses[401] <= WINDOWS * AUTH_LIMIT
+        assert statuses[401] + statuses[429] == FLOOD
         counts = await _record_counts(app)
-    assert counts["auth.login_failed"] == AUTH_LIMIT
-    assert counts["risk.rate_limited"] == REFUSAL_BUDGET
-    # At most one anomaly (failures per address cross the threshold once per window).
-    assert sum(counts.values()) <= AUTH_LIMIT + REFUSAL_BUDGET + 1
+    assert counts["auth.login_failed"] == statuses[401]
+    assert REFUSAL_BUDGET <= counts["risk.rate_limited"] <= WINDOWS * REFUSAL_BUDGET
+    # Anomalies: failures per address cross the detector's threshold once per window.
+    assert sum(counts.values()) <= WINDOWS * (AUTH_LIMIT + REFUSAL_BUDGET + 1)
