@@ -526,8 +526,13 @@ THREATS: tuple[Threat, ...] = (
         entry_point="LiveKit webhooks, the reconciler (join auditing)",
         mitigation="An anomaly without an explicit tenant takes the owner of its unit of "
         "work's audit records (audit.service.audit_tenant: the caller's tenant, or the "
-        "room's session's), like the audit records written beside it.",
-        tests=(f"{_TENANT_RECORDS}::test_join_anomalies_belong_to_the_rooms_tenant",),
+        "room's session's), like the audit records written beside it; every background "
+        "unit of work about a room (processing, its failures, reconciler, remediation) "
+        "resolves the room's tenant first (sessions.tenancy.record_for_room).",
+        tests=(
+            f"{_TENANT_RECORDS}::test_join_anomalies_belong_to_the_rooms_tenant",
+            f"{_TENANT_RECORDS}::test_a_failed_event_about_a_tenants_room_is_the_tenants",
+        ),
     ),
     Threat(
         id="T-TEN-2",

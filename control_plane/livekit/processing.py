@@ -444,6 +444,7 @@ class WebhookProcessor:
             stored.lease_owner = None
             stored.lease_until = None
             tx.add(stored)
+            await record_for_room(tx, row.room_name or "")  # the failure is the room's tenant's
             await append_audit(
                 tx,
                 event=AuditEvent(

@@ -13,13 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from control_plane.audit.tables import AuditRecord
+from control_plane.livekit.client import UnconfiguredLiveKit
 from control_plane.livekit.participation import AuditSettings
 from control_plane.livekit.processing import (
     ROOM_COMMIT_GRACE,
+    ProcessingPolicy,
     SessionPending,
+    WebhookProcessor,
     handle_event,
     parse_stored,
 )
+from control_plane.livekit.tables import WebhookEvent
 from control_plane.risk.tables import Anomaly
 from control_plane.sessions.tables import VoiceSession
 from control_plane.sessions.tenancy import new_room_name
@@ -140,3 +144,39 @@ async def test_a_room_whose_session_never_commits_is_recorded_platform_wide_afte
     )
     assert await _handle(engine, foreign, now=clock()) == "recorded"
     assert [r.tenant for r in await _records(engine)] == [None, None, None]
+
+
+async def test_a_failed_event_about_a_tenants_room_is_the_tenants(engine: AsyncEngine) -> None:
+    """An event that cannot be processed leaves a failure record: its room's tenant's."""
+    clock = FrozenClock()
+    room = new_room_name()
+    await _add_session(engine, room, clock())
+    async with unit_of_work(engine) as tx:
+        tx.add(
+            WebhookEvent(
+                id="EV_broken",
+                event="room_started",
+                room_name=room,
+                created_at=clock(),
+                received_at=clock(),
+                body='{"event": 7}',
+            )
+        )
+    processor = WebhookProcessor(
+        engine,
+        livekit=UnconfiguredLiveKit(),
+        settings=SETTINGS,
+        policy=ProcessingPolicy(
+            lease=timedelta(seconds=30),
+            grace=timedelta(0),
+            max_attempts=1,
+            max_backoff=timedelta(seconds=1),
+        ),
+        clock=clock,
+        owner="test",
+        wake=lambda _name: None,
+    )
+    clock.advance(timedelta(seconds=1))
+    assert await processor.step() == 1
+    [record] = await _records(engine)
+    assert (record.outcome, record.tenant) == ("failure", TENANT)
