@@ -424,7 +424,9 @@ THREATS: tuple[Threat, ...] = (
         entry_point="LiveKit webhooks (participant name/metadata/attributes, track and "
         "stream names, room metadata, ingress/egress details)",
         mitigation="The stored body keeps only what processing reads: client-chosen fields "
-        "are stripped before storage (livekit.webhook.strip_client_fields).",
+        "are stripped before storage (livekit.webhook.strip_client_fields), and erasure "
+        "deletes every stored body naming the subject as a participant (erasure_map."
+        "SUBJECT_TEXT).",
         tests=(
             f"{_WEBHOOK_UNIT}::test_the_stored_body_keeps_what_processing_reads_and_no_client_chosen_text",
             f"{_FREE_TEXT}::test_outside_free_text_is_gone_after_erasure_from_chain_logs_and_stored_bodies",

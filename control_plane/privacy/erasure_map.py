@@ -28,6 +28,11 @@ SUBJECT_ROWS: tuple[tuple[str, str], ...] = (
     ("livekit_participation", "identity"),
 )
 
+# Deleted: rows whose JSON text names the subject as a LiveKit participant identity (the
+# pseudonym, or a derived "<pseudonym>#n"). Stored webhook bodies are re-serialised
+# compactly on intake (livekit.webhook), so the identity appears as ``"identity":"<id>``.
+SUBJECT_TEXT: tuple[tuple[str, str], ...] = (("livekit_webhook_event", "body"),)
+
 # Crypto-shredded: the subject's wrapped data key is destroyed first.
 DATA_KEY_COLUMN = ("subject_data_key", "subject_id")
 
@@ -58,7 +63,9 @@ RETAINED: Mapping[tuple[str, str], str] = {
 
 def handled_columns() -> frozenset[tuple[str, str]]:
     """Every (table, column) the erasure accounts for."""
-    return frozenset({*SUBJECT_ROWS, OWNER_COLUMN, *RETAINED, ("subject", "id"), DATA_KEY_COLUMN})
+    return frozenset(
+        {*SUBJECT_ROWS, *SUBJECT_TEXT, OWNER_COLUMN, *RETAINED, ("subject", "id"), DATA_KEY_COLUMN}
+    )
 
 
 # Columns that could hold text from outside (JSON, long strings, bodies, ciphertext), and
@@ -88,8 +95,9 @@ FREE_TEXT_GUARDS: Mapping[tuple[str, str], str] = {
     ("pending_login", "nonce"): "random; expires with the login (minutes)",
     ("pending_login", "code_verifier"): "random; expires with the login (minutes)",
     ("livekit_webhook_event", "body"): "stored with client-chosen names, metadata, attributes, "
-    "track and stream names stripped (livekit.webhook.strip_client_fields); pseudonymous "
-    "identities only, purged by retention (webhook_body)",
+    "track and stream names stripped (livekit.webhook.strip_client_fields); a body naming "
+    "the subject as a participant is deleted on erasure (SUBJECT_TEXT), the rest purged by "
+    "retention (webhook_body)",
     ("livekit_webhook_event", "room_name"): "a room name (see audit_record.details)",
     ("livekit_participation", "reasons"): "closed JoinReason codes",
     ("livekit_participation", "granted_sources"): "LiveKit track source names",

@@ -128,6 +128,10 @@ async def test_outside_free_text_is_gone_after_erasure_from_chain_logs_and_store
     assert {"locked: investigation", "unlocked: resolved"} <= reasons
     erased = await app.client.delete("/v1/me/data", headers=alice)
     assert erased.status_code == 200, erased.text
+    # The stored body naming the subject as a participant goes with the subject.
+    assert erased.json()["counts"]["livekit_webhook_event"] >= 1
+    async with unit_of_work(app.state.engine) as tx:
+        assert await tx.get(WebhookEvent, "EV_free_text") is None
     assert scan_database(database_url, ALL_CANARIES) == []
     logs = capsys.readouterr()
     assert all(c not in logs.out + logs.err for c in ALL_CANARIES)
