@@ -247,12 +247,13 @@ async def test_a_thousand_duplicate_deliveries_make_one_record(app: RunningApp) 
 
 
 async def test_rejection_audits_are_bounded_per_sender(tmp_path: Path, database_url: str) -> None:
-    settings = _settings(tmp_path, database_url, webhooks={"rejection_audit_limit": "5/minute"})
+    settings = _settings(tmp_path, database_url, webhooks={"rejection_audit_limit": "5/hour"})
     async with running_app(settings) as app:
         for _ in range(20):
             response = await _post(app, b"{}", {"Authorization": "garbage"})
             assert response.status_code == 401
-        assert len(await _audit(app, "webhook.rejected")) == 5
+        # The limiter's window follows the wall clock: the burst may straddle one boundary.
+        assert 5 <= len(await _audit(app, "webhook.rejected")) <= 10
 
 
 async def test_rejections_are_still_audited_when_the_limiter_store_is_unreachable(
