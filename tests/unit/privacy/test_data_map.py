@@ -3,9 +3,9 @@ erasure rule (STYLE.md "completeness tests keep invariants honest")."""
 
 from __future__ import annotations
 
-from control_plane.config import RetentionSettings
 import sqlalchemy as sa
 
+from control_plane.config import RetentionSettings
 from control_plane.privacy.erasure_map import FREE_TEXT_GUARDS, SUBJECT_COLUMNS, handled_columns
 from control_plane.privacy.retention_map import (
     LIFETIME_BOUND,
