@@ -96,13 +96,23 @@ def serve(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    app_role: str = typer.Option(
+        "",
+        "--app-role",
+        help="PostgreSQL: after migrating (as the owner), grant this role what the service "
+        "needs, with INSERT/SELECT only on the audit chain; the service connects as it.",
+    ),
+) -> None:
     """Bring the database schema up to date."""
-    from control_plane.store.migrate import upgrade_database_sync
+    from control_plane.store.migrate import grant_app_role_sync, upgrade_database_sync
 
     settings = _settings()
     upgrade_database_sync(settings.database_url)
     typer.echo(f"database at head ({settings.database_url.split('://', 1)[0]})")
+    if app_role:
+        grant_app_role_sync(settings.database_url, app_role)
+        typer.echo(f"granted {app_role}: INSERT/SELECT only on the audit chain")
 
 
 @app.command()

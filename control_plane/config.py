@@ -225,6 +225,9 @@ class RiskSettings(_Section):
     # Each rejected credential is audited with its reason, up to this many per address:
     # a flood of garbage bearers must not flood (and serialise on) the audit chain.
     rejection_audit_limit: str = "120/minute"
+    # Refusals of one rate limit for one key are audited up to this many (T-DOS-3): they
+    # repeat the same fact, and each audit record takes the chain lock.
+    refusal_audit_limit: str = "10/minute"
     high_risk_score: int = Field(default=80, ge=0, le=100)
     # Anomaly detection (risk/detectors.py). Counters live in `storage_url` next to the
     # rate limits, so every replica sees the same streams. Rule -> response; a rule left
@@ -264,7 +267,9 @@ class AuditSettings(_Section):
     checkpoint_every_records: int = Field(default=1000, ge=1)
     verify_limit: str = "6/minute"  # full-chain verifications per reader (GET /v1/audit/verify)
     # Every checkpoint is also appended here (audit/witness.py); default var/audit-witness.jsonl.
-    # Point it at append-only or write-once storage, outside the database's reach.
+    # The default is on the service's own host and writable by its user: in production
+    # point it at append-only or write-once storage the service cannot rewrite, outside
+    # the database's reach (README "The audit chain's trust boundary", T-AUD-5).
     witness_file: Path | None = None
 
 

@@ -13,7 +13,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from control_plane.logs import get_logger
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# A client's X-Request-Id reaches logs, error bodies and the immutable audit chain, so
+# only a value shaped like a generated id is kept: an RFC 9562 UUID or 32 hex digits (our
+# own form). Anything else (a name, a card number with letters, free text) is replaced
+# by a server id (T-PRIV-4).
+_REQUEST_ID = re.compile(
+    r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
+
+
+def accepted_request_id(supplied: str) -> str | None:
+    """The client's request id in canonical (lower-case) form if it is a plain token."""
+    value = supplied.strip().lower()
+    return value if _REQUEST_ID.fullmatch(value) else None
+
+
 _log = get_logger("control_plane.http")
 
 
@@ -45,8 +59,10 @@ def _route_template(scope: Scope) -> str:
 class RequestContextMiddleware:
     """Assigns a request id (echoed in ``X-Request-Id``), logs and measures each request.
 
-    A client-supplied ``X-Request-Id`` is kept only if it is short and plain; the URL's
-    query string is never logged (LiveKit-style ``access_token`` parameters, OAuth codes).
+    A client-supplied ``X-Request-Id`` is kept only if it is a plain id
+    (``accepted_request_id``). The access log names the route template, never the raw
+    path or query string: a path can carry anything a client typed (T-PRIV-4), a query
+    LiveKit-style ``access_token`` parameters and OAuth codes.
     """
 
     def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
@@ -61,7 +77,7 @@ class RequestContextMiddleware:
         for name, value in scope.get("headers", []):
             if name == b"x-request-id":
                 supplied = value.decode("latin-1")
-        request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        request_id = accepted_request_id(supplied) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
@@ -86,7 +102,7 @@ class RequestContextMiddleware:
                 _log.info(
                     "http.request",
                     method=scope["method"],
-                    path=scope["path"],
+                    path=route,
                     status_code=status,
                     duration_ms=round(elapsed * 1000, 2),
                     request_id=request_id,

@@ -29,6 +29,11 @@ _ANOMALY = "tests/integration/risk/test_anomalies.py"
 _POLICY = "tests/integration/authz/test_policy_admin.py"
 _AUTHZ_UNIT = "tests/unit/authz/test_service.py"
 _SERVE = "tests/integration/foundation/test_server_limits.py"
+_TENANT_RECORDS = "tests/integration/livekit/test_tenant_records.py"
+_BUDGETS = "tests/integration/risk/test_write_budgets.py"
+_REMEDIATION = "tests/integration/livekit/test_remediation_budget.py"
+_FREE_TEXT = "tests/integration/privacy/test_outside_free_text.py"
+_DATA_MAP = "tests/unit/privacy/test_data_map.py"
 
 THREATS: tuple[Threat, ...] = (
     Threat(
@@ -488,6 +493,23 @@ THREATS: tuple[Threat, ...] = (
         references=("ASVS 16.4.2", "ASVS 16.4.3"),
     ),
     Threat(
+        id="T-AUD-5",
+        title="The service's own database role rewrites the chain after the last checkpoint",
+        category=Stride.TAMPERING,
+        asset="audit log",
+        entry_point="the service's database credentials (a compromised service, SQL injection)",
+        mitigation="On PostgreSQL the service connects as an app role with INSERT and SELECT "
+        "only on audit_record and audit_checkpoint (store/roles.py, `control-plane migrate "
+        "--app-role`); retention purges through the owner's SECURITY DEFINER function, which "
+        "removes only a checkpoint-covered prefix a retention.purged record vouches for. The "
+        "witness file belongs on storage the service cannot rewrite (README).",
+        tests=(
+            "tests/integration/audit/test_app_role.py::test_the_app_role_cannot_rewrite_the_chain",
+            "tests/integration/audit/test_app_role.py::test_the_purge_function_removes_only_a_vouched_checkpoint_covered_prefix",
+        ),
+        references=("ASVS 16.4.2",),
+    ),
+    Threat(
         id="T-LOG-1",
         title="Tokens, secrets, cookies or PII written to logs",
         category=Stride.INFORMATION_DISCLOSURE,
@@ -545,6 +567,38 @@ THREATS: tuple[Threat, ...] = (
     ),
     Threat(
         id="T-PRIV-4",
+        title="Free text from outside (lock reasons, the IdP's error parameter, X-Request-Id, "
+        "request paths) lands verbatim in the immutable audit chain and the logs",
+        category=Stride.INFORMATION_DISCLOSURE,
+        asset="personal data after erasure",
+        entry_point="lock/unlock bodies, the OIDC callback, request headers and paths",
+        mitigation="Lock reasons are a closed code (free text refused, 422); the IdP error is "
+        "an RFC 6749/OIDC code or 'other'; X-Request-Id is kept only when shaped like a "
+        "generated id, else replaced; the access log names the route template. Every column "
+        "that could hold free text names its guard (privacy.erasure_map.FREE_TEXT_GUARDS).",
+        tests=(
+            f"{_FREE_TEXT}::test_outside_free_text_is_gone_after_erasure_from_chain_logs_and_stored_bodies",
+            f"{_DATA_MAP}::test_every_column_that_can_hold_free_text_is_guarded_or_erased",
+        ),
+    ),
+    Threat(
+        id="T-PRIV-5",
+        title="Client-chosen names in stored webhook bodies outlive the subject's erasure",
+        category=Stride.INFORMATION_DISCLOSURE,
+        asset="personal data after erasure",
+        entry_point="LiveKit webhooks (participant name/metadata/attributes, track and "
+        "stream names, room metadata, ingress/egress details)",
+        mitigation="The stored body keeps only what processing reads: client-chosen fields "
+        "are stripped before storage (livekit.webhook.strip_client_fields), and erasure "
+        "deletes every stored body naming the subject as a participant (erasure_map."
+        "SUBJECT_TEXT).",
+        tests=(
+            f"{_WEBHOOK_UNIT}::test_the_stored_body_keeps_what_processing_reads_and_no_client_chosen_text",
+            f"{_FREE_TEXT}::test_outside_free_text_is_gone_after_erasure_from_chain_logs_and_stored_bodies",
+        ),
+    ),
+    Threat(
+        id="T-PRIV-6",
         title="Erasure lifts a lock: an erased, locked subject logs in again unlocked",
         category=Stride.ELEVATION_OF_PRIVILEGE,
         asset="revocation",
@@ -650,10 +704,50 @@ THREATS: tuple[Threat, ...] = (
         entry_point="Authorization headers, webhook deliveries",
         mitigation="Rejections are always refused and always counted for anomaly detection, "
         "but audited per sender address only up to a budget (risk.rejection_audit_limit, "
-        "webhooks.rejection_audit_limit); the rest go to the structured log.",
+        "webhooks.rejection_audit_limit); the rest go to the structured log. The same holds "
+        "for every write caused by outside input: rate-limit refusals per key "
+        "(risk.refusal_audit_limit), login callback failures (behind the per-address auth "
+        "limit), worker transcript rejections per worker, and remediation retries (audited "
+        "on the first failure and on giving up; a step about a room LiveKit closed is done).",
         tests=(
             f"{_BEARER}::test_a_flood_of_garbage_bearers_is_refused_but_audited_only_up_to_the_budget",
             f"{_WEBHOOK}::test_rejection_audits_are_bounded_per_sender",
+            f"{_BUDGETS}::test_a_login_flood_is_refused_but_audited_only_up_to_the_refusal_budget",
+            f"{_BUDGETS}::test_a_bogus_callback_flood_is_audited_within_the_auth_limit_and_the_budget",
+            f"{_REMEDIATION}::test_a_dispatch_of_a_deleted_room_is_done_not_retried",
+            f"{_REMEDIATION}::test_a_refused_task_is_audited_on_its_first_failure_and_when_it_gives_up",
+        ),
+    ),
+    Threat(
+        id="T-TEN-1",
+        title="Anomalies about a tenant's room are platform-wide: other tenants' admins read "
+        "them, the owning tenant's auditors never see them",
+        category=Stride.INFORMATION_DISCLOSURE,
+        asset="anomaly log, tenant isolation",
+        entry_point="LiveKit webhooks, the reconciler (join auditing)",
+        mitigation="An anomaly without an explicit tenant takes the owner of its unit of "
+        "work's audit records (audit.service.audit_tenant: the caller's tenant, or the "
+        "room's session's), like the audit records written beside it; every background "
+        "unit of work about a room (processing, its failures, reconciler, remediation) "
+        "resolves the room's tenant first (sessions.tenancy.record_for_room).",
+        tests=(
+            f"{_TENANT_RECORDS}::test_join_anomalies_belong_to_the_rooms_tenant",
+            f"{_TENANT_RECORDS}::test_a_failed_event_about_a_tenants_room_is_the_tenants",
+        ),
+    ),
+    Threat(
+        id="T-TEN-2",
+        title="room_started delivered before the session commits is recorded platform-wide",
+        category=Stride.INFORMATION_DISCLOSURE,
+        asset="audit log, tenant isolation",
+        entry_point="LiveKit webhooks racing the session-creating transaction",
+        mitigation="Room names carry an own-room marker (sessions.tenancy.new_room_name); an "
+        "event about such a room with no visible session is retried for "
+        "ROOM_COMMIT_GRACE, so its record is written once the owner is known; only a room "
+        "whose session never committed ends up platform-wide.",
+        tests=(
+            f"{_TENANT_RECORDS}::test_room_started_before_the_session_commits_waits_and_is_the_tenants",
+            f"{_TENANT_RECORDS}::test_a_room_whose_session_never_commits_is_recorded_platform_wide_after_the_grace",
         ),
     ),
     Threat(

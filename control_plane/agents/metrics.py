@@ -29,7 +29,6 @@ from control_plane.agents.types import (
     TurnReport,
     WorkerClaims,
 )
-from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.authz.engine import PolicySnapshot
 from control_plane.authz.errors import AccessDenied
@@ -48,6 +47,8 @@ from control_plane.clock import as_utc
 from control_plane.identity.service import ensure_subject
 from control_plane.identity.types import Principal
 from control_plane.privacy.errors import CredentialSessionMismatch
+from control_plane.risk.limiter import RateLimiter
+from control_plane.risk.service import audit_rejection
 from control_plane.sessions.service import get_session, session_resource
 from control_plane.sessions.tables import VoiceSession
 from control_plane.store.engine import insert_new
@@ -143,11 +144,20 @@ async def store_turn_metrics(
     turns: Sequence[TurnReport],
     request_id: str,
     now: datetime,
+    limiter: RateLimiter,
+    rejection_audit_limit: str,
 ) -> MetricsAccepted:
-    """Authorise and store one batch of a session's turn metrics; observe the new ones."""
+    """Authorise and store one batch of a session's turn metrics; observe the new ones.
+
+    A batch for a session the credential is not bound to is refused every time, audited
+    within the worker's rejection budget (T-DOS-3)."""
     if claims.session_id != session_id:
-        await append_audit(
+        await audit_rejection(
             tx,
+            limiter,
+            limit=rejection_audit_limit,
+            scope="metrics-rejected",
+            address_key=_agent_actor(claims),
             event=AuditEvent(
                 type=AuditEventType.AGENT_WORKER,
                 outcome=Outcome.DENIED,

@@ -101,6 +101,8 @@ async def post_metrics(
         ],
         request_id=request_id,
         now=state.clock(),
+        limiter=state.limiter,
+        rejection_audit_limit=state.settings.risk.rejection_audit_limit,
     )
     return MetricsAcceptedOut(
         session_id=accepted.session_id, received=accepted.received, stored=accepted.stored

@@ -143,6 +143,7 @@ async def verify_as(
     witness_file: Path | None,
     limiter: RateLimiter,
     limit: str,
+    audit_limit: str,
     request_id: str,
     now: datetime,
     pace: Pace = yield_once,
@@ -163,6 +164,7 @@ async def verify_as(
             actor=principal.subject_id,
             request_id=request_id,
             now=now,
+            audit_limit=audit_limit,
         )
         await authorize_audit_scope(
             tx,

@@ -20,6 +20,7 @@ from control_plane.audit.tables import AuditCheckpoint, AuditRecord
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.audit.verify import run_core
 from control_plane.store.engine import lock_audit_tail
+from control_plane.store.roles import purge_chain_prefix
 
 _RECORDS = AuditRecord.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS = AuditCheckpoint.__table__  # type: ignore[attr-defined]
@@ -81,7 +82,12 @@ async def purge_audit_records(
         ),
         now=now,
     )
-    deleted = await run_core(tx, delete(_RECORDS).where(_RECORDS.c.seq <= through_seq))
-    count = int(deleted.rowcount or 0)  # type: ignore[attr-defined]
-    await run_core(tx, delete(_CHECKPOINTS).where(_CHECKPOINTS.c.head_seq < through_seq))
+    # PostgreSQL: the app role cannot DELETE from the chain (T-AUD-5); the owner's
+    # SECURITY DEFINER function removes the prefix after checking the checkpoint and the
+    # purge record just appended. SQLite (no roles): plain deletes.
+    count = await purge_chain_prefix(await tx.connection(), through_seq=through_seq)
+    if count is None:
+        deleted = await run_core(tx, delete(_RECORDS).where(_RECORDS.c.seq <= through_seq))
+        count = int(deleted.rowcount or 0)  # type: ignore[attr-defined]
+        await run_core(tx, delete(_CHECKPOINTS).where(_CHECKPOINTS.c.head_seq < through_seq))
     return AuditPurge(count, through_seq, str(through_hash), record.seq)

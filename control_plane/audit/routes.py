@@ -82,6 +82,7 @@ async def verify(principal: DetachedPrincipal, state: State, request_id: Request
         witness_file=state.settings.witness_file,
         limiter=state.limiter,
         limit=state.settings.audit.verify_limit,
+        audit_limit=state.settings.risk.refusal_audit_limit,
         request_id=request_id,
         now=state.clock(),
         pace=state.livekit_work.intake.give_way,

@@ -75,6 +75,13 @@ def set_audit_tenant(tx: AsyncSession, tenant: str | None) -> None:
     tx.info[_TENANT] = tenant
 
 
+def audit_tenant(tx: AsyncSession) -> str | None:
+    """The tenant this unit of work's records belong to (``set_audit_tenant``); None:
+    platform-wide. Rows written beside the records (an anomaly) take the same owner."""
+    tenant = tx.info.get(_TENANT)
+    return str(tenant) if tenant is not None else None
+
+
 async def append_audit(
     tx: AsyncSession, *, event: AuditEvent, now: datetime, record_id: str | None = None
 ) -> AppendedRecord:

@@ -40,7 +40,7 @@ from control_plane.livekit.remediation import Wake, backoff, claim_token
 from control_plane.livekit.tables import WebhookEvent
 from control_plane.logs import get_logger
 from control_plane.sessions.lifecycle import end_session_for_room
-from control_plane.sessions.tenancy import record_for_room
+from control_plane.sessions.tenancy import is_own_room_name, record_for_room
 from control_plane.store.uow import unit_of_work
 
 _log = get_logger("control_plane.livekit.processing")
@@ -78,6 +78,26 @@ class LeaseLost(Exception):
 
 class Deferred(Exception):
     """Not now: a dependency (LiveKit's dispatch list) is unavailable; retry later."""
+
+
+# The LiveKit room is created inside the session's transaction, so room_started (and, in
+# principle, anything else about the room) can be delivered before the session row is
+# visible. Handled then, its records would be platform-wide: out of the tenant auditors'
+# sight and in everyone else's (T-TEN-2). An event about a room named like ours with no
+# session yet waits this long for the commit; after it, the room is not ours after all
+# (the creating request rolled back) and its records are platform-wide.
+ROOM_COMMIT_GRACE = timedelta(seconds=30)
+
+
+class SessionPending(Deferred):
+    """The event's room is named like ours but its session is not visible yet."""
+
+
+def is_session_pending(
+    room: str, session: object | None, *, created_at: datetime, now: datetime
+) -> bool:
+    """True while an event about an own-named room may still see its session commit."""
+    return session is None and is_own_room_name(room) and now - created_at < ROOM_COMMIT_GRACE
 
 
 @dataclass(frozen=True)
@@ -144,6 +164,8 @@ async def handle_event(
     kind = message.event
     room = message.room.name if message.HasField("room") else ""
     session = await record_for_room(tx, room)
+    if not final and is_session_pending(room, session, created_at=created_at, now=now):
+        raise SessionPending(room)
     if kind in PARTICIPANT_EVENTS and message.HasField("participant"):
         info = message.participant
         view = participant_view(info)
@@ -431,6 +453,7 @@ class WebhookProcessor:
             stored.lease_owner = None
             stored.lease_until = None
             tx.add(stored)
+            await record_for_room(tx, row.room_name or "")  # the failure is the room's tenant's
             await append_audit(
                 tx,
                 event=AuditEvent(

@@ -286,6 +286,13 @@ async def _call_step(livekit: LiveKitRooms, task: RemediationTask, step: Step) -
             await livekit.delete_dispatch(room=task.room_name, dispatch_id=task.dispatch_id or "")
     except LiveKitNotFound:
         return "not_found"
+    except LiveKitUnavailable:
+        # LiveKit v1.13.5 answers 503 "no response from servers" (not 404) for a dispatch
+        # or participant of a room it has already closed: retried, that is a day of
+        # attempts for nothing. Whatever the step was for ended with the room.
+        if task.room_name not in await livekit.list_rooms():
+            return "room_gone"
+        raise
     return "ok"
 
 
@@ -325,8 +332,12 @@ async def _record(
         task = await tx.get(RemediationTask, task_id)
         if task is None or task.lease_owner != owner or task.status != "pending":
             return None
+        event: AuditEvent | None
         if result is None:  # LiveKit unavailable: back off, keep the step
-            event = _step_event(task, step, Outcome.FAILURE, "unavailable")
+            # Audited on the first failure and on giving up, not per attempt (T-DOS-3): a
+            # task retried for a day must not append a record every minute.
+            first = task.attempts == 0
+            event = _step_event(task, step, Outcome.FAILURE, "unavailable") if first else None
             task.attempts += 1
             task.last_error = "livekit_unavailable"
             task.lease_owner = None
@@ -335,6 +346,9 @@ async def _record(
             if now - as_utc(task.created_at) > policy.give_up_after:
                 task.status = "failed"
                 task.done_at = now
+                event = _step_event(task, step, Outcome.FAILURE, "gave_up")
+            if event is None:
+                _log.info("livekit.remediation_retry", event_id=task.id, count=task.attempts)
         else:
             event = _step_event(task, step, Outcome.SUCCESS, result)
             task.step += 1
@@ -344,8 +358,9 @@ async def _record(
                 task.lease_owner = None
                 task.lease_until = None
         tx.add(task)
-        await record_for_room(tx, task.room_name)
-        await append_audit(tx, event=event, now=now)
+        if event is not None:
+            await record_for_room(tx, task.room_name)
+            await append_audit(tx, event=event, now=now)
         return task
 
 

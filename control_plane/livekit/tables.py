@@ -28,7 +28,8 @@ class WebhookEvent(SQLModel, table=True):
     room_name: str | None = Field(default=None, max_length=256)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    # The verified body with room.turnPassword masked (a live credential we never need).
+    # The verified body with room.turnPassword masked (a live credential we never need) and
+    # client-chosen names stripped (webhook.strip_client_fields).
     body: str = Field(sa_column=Column(Text, nullable=False))
     processed_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)

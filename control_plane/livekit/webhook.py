@@ -173,6 +173,42 @@ def _check_body_hash(body: bytes, claims: dict[str, Any]) -> None:
         raise WebhookVerificationError(RejectReason.BODY_HASH_MISMATCH)
 
 
+# What a stored body keeps of participant attributes: the ones join auditing reads (the
+# token id we put there, the agent name LiveKit sets). Everything else a client or a token
+# chose (names, metadata, attributes, track names, stream names, ingress/egress details)
+# may be personal data that erasure cannot find inside a JSON body, and processing never
+# reads it, so it is never stored (T-PRIV-5).
+KEPT_ATTRIBUTES = frozenset({"cp.tid", "lk.agent_name"})
+_CLIENT_FIELDS = {
+    "room": ("metadata",),
+    "participant": ("name", "metadata"),
+    "track": ("name", "stream"),
+}
+_DROPPED_SECTIONS = ("ingressInfo", "ingress_info", "egressInfo", "egress_info")
+_MASKED = "[masked]"
+
+
+def strip_client_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as it may be stored: client-chosen names and metadata removed, the TURN
+    password masked (pure; the signature was checked over the original bytes)."""
+    stored = dict(event)
+    for section in _DROPPED_SECTIONS:
+        stored.pop(section, None)
+    for section, fields in _CLIENT_FIELDS.items():
+        value = stored.get(section)
+        if not isinstance(value, dict):
+            continue
+        kept = {k: v for k, v in value.items() if k not in fields}
+        if "turnPassword" in kept or "turn_password" in kept:
+            kept.pop("turn_password", None)
+            kept["turnPassword"] = _MASKED
+        attributes = kept.get("attributes")
+        if isinstance(attributes, dict):
+            kept["attributes"] = {k: v for k, v in attributes.items() if k in KEPT_ATTRIBUTES}
+        stored[section] = kept
+    return stored
+
+
 def mask_body(body: str) -> str:
     """The body to store: LiveKit's per-room TURN password masked (we never need it)."""
     return _TURN_PASSWORD.sub(_MASKED_TURN_PASSWORD, body)
@@ -206,7 +242,7 @@ def verify_webhook(
         raise WebhookVerificationError(RejectReason.MALFORMED_BODY) from exc
     if not isinstance(event, dict) or _too_deep(body, event):
         raise WebhookVerificationError(RejectReason.MALFORMED_BODY)
-    return _accept(event, text, policy=policy, now=now)
+    return _accept(event, policy=policy, now=now)
 
 
 def _too_deep(body: bytes, event: object) -> bool:
@@ -265,9 +301,7 @@ def _room_name(event: dict[str, Any]) -> str | None:
     return _string(room.get("name")) or None
 
 
-def _accept(
-    event: dict[str, Any], text: str, *, policy: WebhookPolicy, now: datetime
-) -> VerifiedWebhook:
+def _accept(event: dict[str, Any], *, policy: WebhookPolicy, now: datetime) -> VerifiedWebhook:
     event_id = _string(event.get("id"))
     kind = _string(event.get("event"))
     created = _int64(_field(event, "createdAt", "created_at"))
@@ -284,5 +318,5 @@ def _accept(
         event=kind[:48],
         room_name=room,
         created_at=datetime.fromtimestamp(created, tz=UTC),
-        stored_body=mask_body(text),
+        stored_body=json.dumps(strip_client_fields(event), separators=(",", ":")),
     )

@@ -34,6 +34,8 @@ async def get_privacy_services(state: State) -> PrivacyServices:
         policies=state.policies.current,
         retention=state.settings.retention,
         privacy=state.settings.privacy,
+        limiter=state.limiter,
+        rejection_audit_limit=state.settings.risk.rejection_audit_limit,
     )
 
 

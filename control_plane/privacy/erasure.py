@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, true
+from sqlalchemy import delete, or_, true
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -54,7 +54,7 @@ from control_plane.identity.tables import Subject
 from control_plane.identity.types import Principal
 from control_plane.livekit.remediation import Wake
 from control_plane.logs import get_logger
-from control_plane.privacy.erasure_map import SUBJECT_ROWS
+from control_plane.privacy.erasure_map import SUBJECT_ROWS, SUBJECT_TEXT
 from control_plane.privacy.errors import ErasureBlocked, SubjectNotFound
 from control_plane.privacy.receipt import build_receipt
 from control_plane.privacy.retention import delete_session_rows
@@ -179,6 +179,22 @@ async def delete_subject_rows(tx: AsyncSession, *, subject_id: str) -> dict[str,
         if table is None or column not in table.c:
             continue
         result = await conn.execute(delete(table).where(table.c[column] == subject_id))
+        if result.rowcount:
+            counts[name] = counts.get(name, 0) + int(result.rowcount)
+    needle = f'"identity":"{subject_id}'
+    for name, column in SUBJECT_TEXT:
+        table = tables.get(name)
+        if table is None or column not in table.c:
+            continue
+        stored = table.c[column]
+        result = await conn.execute(
+            delete(table).where(
+                or_(
+                    stored.contains(f'{needle}"', autoescape=True),
+                    stored.contains(f"{needle}#", autoescape=True),
+                )
+            )
+        )
         if result.rowcount:
             counts[name] = counts.get(name, 0) + int(result.rowcount)
     subject = tables["subject"]

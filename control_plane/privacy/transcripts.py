@@ -51,6 +51,7 @@ from control_plane.privacy.types import (
     SegmentIn,
     TranscriptAccepted,
 )
+from control_plane.risk.service import audit_rejection
 from control_plane.sessions.service import get_session, session_resource
 from control_plane.sessions.tables import VoiceSession
 
@@ -73,14 +74,22 @@ def keeps_raw(session: VoiceSession, services: PrivacyServices) -> bool:
 async def _reject(
     tx: AsyncSession,
     *,
+    services: PrivacyServices,
     claims: WorkerClaims,
     session_id: str,
     reason: str,
     request_id: str,
     now: datetime,
 ) -> None:
-    await append_audit(
+    """Audit a refused batch within the worker's rejection budget (T-DOS-3): a worker
+    posting to a session its credential is not bound to, again and again, is refused each
+    time but cannot flood the audit chain."""
+    await audit_rejection(
         tx,
+        services.limiter,
+        limit=services.rejection_audit_limit,
+        scope="transcript-rejected",
+        address_key=agent_actor(claims),
         event=AuditEvent(
             type=AuditEventType.TRANSCRIPT_REJECTED,
             outcome=Outcome.DENIED,
@@ -194,6 +203,7 @@ async def store_transcript(
     if claims.session_id != session_id:
         await _reject(
             tx,
+            services=services,
             claims=claims,
             session_id=session_id,
             reason="credential bound to another session",

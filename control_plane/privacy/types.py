@@ -10,6 +10,7 @@ from control_plane.authz.engine import PolicySnapshot
 from control_plane.config import PrivacySettings, RetentionSettings
 from control_plane.crypto.keyring import KeyRing
 from control_plane.privacy.redactor import TranscriptRedactor
+from control_plane.risk.limiter import RateLimiter
 
 REDACTED_FIELD = "transcript_segment.redacted"
 RAW_FIELD = "transcript_segment.raw"
@@ -41,6 +42,8 @@ class PrivacyServices:
     policies: PolicySnapshot
     retention: RetentionSettings
     privacy: PrivacySettings
+    limiter: RateLimiter
+    rejection_audit_limit: str  # per worker: rejections audited (T-DOS-3)
 
 
 @dataclass(frozen=True)

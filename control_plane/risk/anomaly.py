@@ -13,7 +13,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.audit.access import authorize_audit_scope
-from control_plane.audit.service import append_audit
+from control_plane.audit.service import append_audit, audit_tenant
 from control_plane.audit.types import AuditEvent, AuditEventType, AuditScope, Outcome
 from control_plane.authz.engine import PolicySnapshot
 from control_plane.authz.types import Action
@@ -51,8 +51,13 @@ async def raise_anomaly(
     """Record an anomaly and its audit record; both survive a rollback of the caller (an
     authentication failure's request always rolls back, its anomaly must not).
 
-    Evidence must be pseudonymous: ids, counts, reasons, never PII or tokens.
+    Evidence must be pseudonymous: ids, counts, reasons, never PII or tokens. Without an
+    explicit ``tenant`` the anomaly belongs to whoever owns this unit of work's audit
+    records (``audit_tenant``: the caller's tenant, or the room's session's for webhook
+    and reconciler work), never silently platform-wide (T-TEN-1).
     """
+    if tenant is None:
+        tenant = audit_tenant(tx)
     fields: dict[str, object] = {
         "id": f"an_{secrets.token_hex(10)}",
         "rule": rule,

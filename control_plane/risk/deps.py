@@ -39,6 +39,7 @@ async def limit_auth(state: State, tx: Tx, address: ClientAddress, request_id: R
         actor=None,
         request_id=request_id,
         now=state.clock(),
+        audit_limit=state.settings.risk.refusal_audit_limit,
     )
 
 

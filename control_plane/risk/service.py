@@ -25,13 +25,20 @@ async def enforce_limit(
     actor: str | None,
     request_id: str | None,
     now: datetime,
+    audit_limit: str,
 ) -> None:
-    """Count a hit; over the limit raises RateLimited (429) after an audit record."""
+    """Count a hit; over the limit raises RateLimited (429), audited within the key's
+    refusal budget (``audit_limit``, T-DOS-3): a client hammering a limit is refused every
+    time, but it cannot append to, and serialise on, the audit chain every time."""
     outcome = await limiter.hit(limit, scope, key)
     if outcome.allowed:
         return
-    await append_audit(
+    await audit_rejection(
         tx,
+        limiter,
+        limit=audit_limit,
+        scope=f"refused-{scope}",
+        address_key=key,
         event=AuditEvent(
             type=AuditEventType.RATE_LIMITED,
             outcome=Outcome.DENIED,

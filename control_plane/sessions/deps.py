@@ -38,6 +38,7 @@ async def limited_caller(
         actor=principal.subject_id,
         request_id=request_id,
         now=now,
+        audit_limit=risk.refusal_audit_limit,
     )
     await enforce_limit(
         tx,
@@ -48,6 +49,7 @@ async def limited_caller(
         actor=principal.subject_id,
         request_id=request_id,
         now=now,
+        audit_limit=risk.refusal_audit_limit,
     )
     return Caller(principal=principal, address=address, request_id=request_id)
 

@@ -59,7 +59,7 @@ from control_plane.sessions.lifecycle import (
 )
 from control_plane.sessions.service import cedar_principal, get_session, session_resource
 from control_plane.sessions.tables import VoiceSession
-from control_plane.sessions.types import Caller
+from control_plane.sessions.types import Caller, StatusReason
 
 SUBJECT_ID = re.compile(r"^sub_[0-9a-f]{32}$")
 
@@ -168,7 +168,7 @@ async def lock_subject(
     *,
     caller: Caller,
     subject_id: str,
-    reason: str,
+    reason: StatusReason,
     services: RevocationServices,
     now: datetime,
 ) -> SubjectChange:
@@ -199,7 +199,7 @@ async def lock_subject(
         raise SelfLockRefused()
     if subject.status == "active":
         subject.status = "locked"
-        subject.status_reason = reason[:256]
+        subject.status_reason = reason.value
         subject.status_changed_at = now
         tx.add(subject)
         await tx.flush()
@@ -221,7 +221,7 @@ async def lock_subject(
             outcome=Outcome.SUCCESS,
             actor=caller.principal.subject_id,
             target=subject.id,
-            reason=reason[:256] or "locked",
+            reason=f"locked: {reason.value}",
             decision_id=decisions[0].id,
             policy_version=decisions[0].policy_version,
             request_id=caller.request_id,
@@ -252,7 +252,7 @@ async def unlock_subject(
     *,
     caller: Caller,
     subject_id: str,
-    reason: str,
+    reason: StatusReason,
     services: RevocationServices,
     now: datetime,
 ) -> SubjectChange:
@@ -271,7 +271,7 @@ async def unlock_subject(
         raise SubjectErasing()
     if subject is not None and subject.status == "locked":
         subject.status = "active"
-        subject.status_reason = reason[:256]
+        subject.status_reason = reason.value
         subject.status_changed_at = now
         tx.add(subject)
         await tx.flush()
@@ -283,7 +283,7 @@ async def unlock_subject(
             outcome=Outcome.SUCCESS,
             actor=caller.principal.subject_id,
             target=subject_id,
-            reason=reason[:256] or "unlocked",
+            reason=f"unlocked: {reason.value}",
             decision_id=decisions[0].id,
             policy_version=decisions[0].policy_version,
             request_id=caller.request_id,

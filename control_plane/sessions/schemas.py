@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from control_plane.sessions.types import StatusReason
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -65,7 +67,8 @@ class InviteResponse(_Strict):
 
 
 class SubjectStatusRequest(_Strict):
-    reason: str = Field(default="", max_length=256)
+    # A closed code: free text is refused with 422 (see StatusReason).
+    reason: StatusReason = StatusReason.UNSPECIFIED
 
 
 class SubjectStatusOut(_Strict):

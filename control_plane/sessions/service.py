@@ -32,6 +32,7 @@ from control_plane.identity.tables import Subject
 from control_plane.sessions.errors import InviteInvalid, SessionEnded, SessionNotFound, TtlTooLong
 from control_plane.sessions.joins import JoinRequest, Minter, mint_join
 from control_plane.sessions.tables import SessionInvite, SessionMember, VoiceSession
+from control_plane.sessions.tenancy import new_room_name
 from control_plane.sessions.types import Caller, JoinGrant, JoinServices, SessionOptions
 from control_plane.store.uow import unit_of_work
 
@@ -112,7 +113,7 @@ async def create_session(
         raise AccessDenied(decision_id=decision.id)
     session = VoiceSession(
         id=f"ses_{secrets.token_hex(12)}",
-        room_name=f"cp-{secrets.token_urlsafe(18)}",
+        room_name=new_room_name(),
         tenant=caller.principal.tenant,
         owner_subject_id=caller.principal.subject_id,
         retention_class=options.retention_class,

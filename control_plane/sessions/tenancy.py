@@ -8,6 +8,9 @@ eviction). A room the control plane did not create stays platform-wide.
 
 from __future__ import annotations
 
+import re
+import secrets
+
 from sqlalchemy import RowMapping, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,6 +19,23 @@ from control_plane.audit.service import set_audit_tenant
 from control_plane.sessions.tables import VoiceSession
 
 MAX_ROOM_NAME_LENGTH = 64
+ROOM_PREFIX = "cp-"
+_OWN_ROOM = re.compile(r"cp-[A-Za-z0-9_-]{24}")
+
+
+def new_room_name() -> str:
+    """A fresh room name: 144 random bits behind a prefix that marks it as ours, so that
+    an event about it can be told apart from a room we never created (``is_own_room_name``)."""
+    return f"{ROOM_PREFIX}{secrets.token_urlsafe(18)}"
+
+
+def is_own_room_name(room: str) -> bool:
+    """True for a name ``new_room_name`` could have made (pure). LiveKit may report such a
+    room before the session that created it has committed (the room is created inside
+    the session's transaction): its events wait for the session row (T-TEN-2)."""
+    return _OWN_ROOM.fullmatch(room) is not None
+
+
 _SESSIONS = VoiceSession.__table__  # type: ignore[attr-defined]
 _ROOM_SESSION = sa_select(
     _SESSIONS.c.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 from control_plane.authz.engine import PolicySnapshot
 from control_plane.authz.types import RequestContext, RiskLevel
@@ -13,6 +14,22 @@ from control_plane.identity.types import Principal
 from control_plane.livekit.client import LiveKitRooms
 from control_plane.risk.monitor import RiskMonitor
 from control_plane.tokens.types import MintedToken
+
+
+class StatusReason(StrEnum):
+    """Why an administrator locked or unlocked a subject: a closed set. Free text would
+    go verbatim into the immutable audit chain, out of erasure's reach (a name, a card
+    number typed into "reason"), so none is accepted (T-PRIV-4)."""
+
+    UNSPECIFIED = "unspecified"
+    SUSPECTED_COMPROMISE = "suspected_compromise"
+    SUSPICIOUS_ACTIVITY = "suspicious_activity"
+    POLICY_VIOLATION = "policy_violation"
+    INVESTIGATION = "investigation"
+    OFFBOARDING = "offboarding"
+    RESOLVED = "resolved"
+    FALSE_POSITIVE = "false_positive"
+    OTHER = "other"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,23 @@ def upgrade_database_sync(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def grant_app_role_sync(database_url: str, role: str) -> None:
+    """As the owner, after migrating: give ``role`` (the service's own login) read/write on
+    every table but INSERT/SELECT only on the audit chain (PostgreSQL; see store/roles.py)."""
+    from sqlalchemy import create_engine as create_sync_engine
+
+    from control_plane.store.roles import grant_app_role
+
+    if not database_url.startswith("postgresql"):
+        raise ValueError("app roles exist on PostgreSQL only")
+    engine = create_sync_engine(sync_url(database_url))
+    try:
+        with engine.begin() as connection:
+            grant_app_role(connection, role)
+    finally:
+        engine.dispose()
+
+
 async def upgrade_database(database_url: str, revision: str = "head") -> None:
     """Async wrapper: migrations run in a worker thread on a synchronous engine."""
     await asyncio.to_thread(upgrade_database_sync, database_url, revision)

@@ -270,12 +270,13 @@ pg_bootstrap() { # idempotent: role with the generated password, both databases
     # so interpolating it into the SQL literal is safe. CREATEDB: the test suite clones a
     # fresh database per test from a migrated template (this harness is loopback-only);
     # pg_signal_backend lets it drop such a database WITH (FORCE) despite a leftover
-    # connection.
+    # connection. CREATEROLE: the suite creates a uniquely named, INSERT/SELECT-only app
+    # role per test to prove the audit chain cannot be rewritten (store/roles.py).
     pg_psql <<EOF
 SET client_min_messages = warning;
 SELECT format('CREATE ROLE %I LOGIN', '$PG_ROLE')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') \gexec
-ALTER ROLE $PG_ROLE WITH LOGIN NOSUPERUSER NOCREATEROLE CREATEDB PASSWORD '$password';
+ALTER ROLE $PG_ROLE WITH LOGIN NOSUPERUSER CREATEROLE CREATEDB PASSWORD '$password';
 GRANT pg_signal_backend TO $PG_ROLE;
 SELECT format('CREATE DATABASE %I OWNER %I', '$PG_DB', '$PG_ROLE')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB') \gexec

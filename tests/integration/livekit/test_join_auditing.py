@@ -259,7 +259,7 @@ async def test_lock_removes_live_participant_within_one_second_and_rejoin_is_rem
     async with _admin(served.base_url, harness_env) as admin:
         started = time.monotonic()
         locked = await admin.post(
-            f"/v1/subjects/{session['identity']}/lock", json={"reason": "test"}
+            f"/v1/subjects/{session['identity']}/lock", json={"reason": "other"}
         )
         await _after_lock(
             served, harness_env, clients, session, alice_headers, alice, admin, started, locked

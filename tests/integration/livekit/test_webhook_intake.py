@@ -209,10 +209,12 @@ async def test_the_plain_route_keeps_the_request_context_and_its_metrics_label(
     app: RunningApp,
 ) -> None:
     body = _joined(identity="labelled", event_id="EV_label")
-    answer = await _post(app, body, {**_signed(body), "X-Request-Id": "req-label-0001"})
+    answer = await _post(
+        app, body, {**_signed(body), "X-Request-Id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"}
+    )
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
-    assert answer.headers["x-request-id"] == "req-label-0001"
+    assert answer.headers["x-request-id"] == "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
     refused = await _post(app, body, {"Authorization": "not-a-jwt"})
     assert refused.status_code == 401
     assert {k: v for k, v in refused.json().items() if k != "request_id"} == GENERIC
@@ -245,12 +247,13 @@ async def test_a_thousand_duplicate_deliveries_make_one_record(app: RunningApp) 
 
 
 async def test_rejection_audits_are_bounded_per_sender(tmp_path: Path, database_url: str) -> None:
-    settings = _settings(tmp_path, database_url, webhooks={"rejection_audit_limit": "5/minute"})
+    settings = _settings(tmp_path, database_url, webhooks={"rejection_audit_limit": "5/hour"})
     async with running_app(settings) as app:
         for _ in range(20):
             response = await _post(app, b"{}", {"Authorization": "garbage"})
             assert response.status_code == 401
-        assert len(await _audit(app, "webhook.rejected")) == 5
+        # The limiter's window follows the wall clock: the burst may straddle one boundary.
+        assert 5 <= len(await _audit(app, "webhook.rejected")) <= 10
 
 
 async def test_rejections_are_still_audited_when_the_limiter_store_is_unreachable(

@@ -5,6 +5,7 @@ stays intact; a store failure means no token for anyone in the batch."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 import httpx
@@ -40,11 +41,18 @@ async def _create(app: RunningApp, headers: dict[str, str]) -> dict[str, Any]:
     return created
 
 
+def _rid(label: str) -> str:
+    """A request id the middleware keeps (32 hex digits), named by a label."""
+    return hashlib.sha256(label.encode()).hexdigest()[:32]
+
+
 async def _refresh(
-    app: RunningApp, session_id: str, headers: dict[str, str], request_id: str
+    app: RunningApp, session_id: str, headers: dict[str, str], label: str
 ) -> httpx.Response:
     return await app.client.post(
-        f"/v1/sessions/{session_id}/token", json={}, headers={**headers, "X-Request-Id": request_id}
+        f"/v1/sessions/{session_id}/token",
+        json={},
+        headers={**headers, "X-Request-Id": _rid(label)},
     )
 
 
@@ -79,7 +87,7 @@ async def test_concurrent_refreshes_each_get_their_own_recorded_token(
     assert await _ledger_count(live_app) == 21  # the owner's first token and 20 refreshes
     minted = {r.request_id: r for r in await _records(live_app, "token.minted")}
     for n, body in enumerate(bodies):
-        record = minted[f"refresh-{n:04d}"]
+        record = minted[_rid(f"refresh-{n:04d}")]
         assert record.decision_id == body["decision_id"]
         assert record.details["token_id"] == body["token_id"]
         assert record.tenant == "acme"
@@ -125,11 +133,14 @@ async def test_refusals_in_one_batch_stay_with_their_own_requests(
     denials = {
         r.request_id: r for r in await _records(live_app, "authz.decision") if r.outcome == "denied"
     }
-    assert set(denials) == {"mixed-carol", "mixed-bob"}
-    for response, request_id in ((responses[1], "mixed-carol"), (responses[2], "mixed-bob")):
+    assert set(denials) == {_rid("mixed-carol"), _rid("mixed-bob")}
+    for response, request_id in (
+        (responses[1], _rid("mixed-carol")),
+        (responses[2], _rid("mixed-bob")),
+    ):
         assert denials[request_id].decision_id in response.json()["detail"]
         assert denials[request_id].target == sid
-    assert denials["mixed-bob"].tenant == "globex"  # the caller's tenant, not the session's
+    assert denials[_rid("mixed-bob")].tenant == "globex"  # the caller's tenant, not the session's
 
 
 async def test_a_locked_subject_is_refused_from_the_next_batch_on(

@@ -56,7 +56,7 @@ async def test_an_admin_cannot_lock_their_own_subject(
     async with browser_user(live_app, harness_env, "adam") as (console, csrf):
         me = (await console.get("/auth/session")).json()["subject_id"]
         refused = await console.post(
-            f"/v1/subjects/{me}/lock", json={"reason": "oops"}, headers=csrf
+            f"/v1/subjects/{me}/lock", json={"reason": "other"}, headers=csrf
         )
         assert refused.status_code == 409
         assert refused.json()["error"] == "self_lock_refused"

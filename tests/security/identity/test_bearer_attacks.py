@@ -178,7 +178,7 @@ async def test_malformed_authorization_headers(live_app: RunningApp, header: str
 async def test_a_flood_of_garbage_bearers_is_refused_but_audited_only_up_to_the_budget(
     tmp_path: Path, harness_env: HarnessEnv
 ) -> None:
-    settings = make_settings(tmp_path, env=harness_env, risk={"rejection_audit_limit": "3/minute"})
+    settings = make_settings(tmp_path, env=harness_env, risk={"rejection_audit_limit": "3/hour"})
     async with running_app(settings) as app:
         statuses = [
             (
@@ -186,16 +186,17 @@ async def test_a_flood_of_garbage_bearers_is_refused_but_audited_only_up_to_the_
                     "/v1/sessions", json={}, headers={"Authorization": f"Bearer garbage-{i}"}
                 )
             ).status_code
-            for i in range(6)
+            for i in range(12)
         ]
-        assert statuses == [401] * 6
+        assert statuses == [401] * 12
         async with unit_of_work(app.state.engine) as tx:
             rejected = (
                 await tx.exec(
                     select(AuditRecord).where(col(AuditRecord.event_type) == "auth.bearer_rejected")
                 )
             ).all()
-        assert len(rejected) == 3
+        # The limiter's window follows the wall clock: the burst may straddle one boundary.
+        assert 3 <= len(rejected) <= 6
 
 
 # Authentic tokens (the IdP's own key) whose claims are unusable: a compromised or

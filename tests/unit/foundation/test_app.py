@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,10 +57,13 @@ async def test_oversized_body_is_413_not_5xx(tmp_path: Path) -> None:
 
 async def test_client_request_id_is_kept_only_when_plain(tmp_path: Path) -> None:
     async with running_app(make_settings(tmp_path)) as app:
-        kept = await app.client.get("/healthz", headers={"X-Request-Id": "abc-12345"})
-        assert kept.headers["x-request-id"] == "abc-12345"
-        replaced = await app.client.get("/healthz", headers={"X-Request-Id": "<script>"})
-        assert replaced.headers["x-request-id"] != "<script>"
+        plain = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+        kept = await app.client.get("/healthz", headers={"X-Request-Id": plain.upper()})
+        assert kept.headers["x-request-id"] == plain
+        for chosen in ("<script>", "abc-12345", "JohnSmith-4111-1111-1111-1111", "x" * 32):
+            replaced = await app.client.get("/healthz", headers={"X-Request-Id": chosen})
+            assert replaced.headers["x-request-id"] != chosen
+            assert re.fullmatch("[0-9a-f]{32}", replaced.headers["x-request-id"])
 
 
 async def test_metrics_are_prometheus_text(tmp_path: Path) -> None:

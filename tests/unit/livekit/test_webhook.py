@@ -405,3 +405,34 @@ def test_a_body_nested_to_the_bound_with_many_brackets_is_accepted() -> None:
         body, webhook_token(body, key=KEY, secret=SECRET), policy=policy, now=_now()
     )
     assert verified.id == "EV_deep_ok"
+
+
+def test_the_stored_body_keeps_what_processing_reads_and_no_client_chosen_text() -> None:
+    """T-PRIV-5: names, metadata, non-audit attributes, track and stream names, ingress
+    and egress details are never stored; ids, kinds, sources and our attributes are."""
+    participant = participant_json(
+        sid="PA_1", identity="sub_1", attributes={"cp.tid": "tok_1", "lk.agent_name": "a", "x": "N"}
+    )
+    participant.update({"name": "Zebulon", "metadata": "card 4111"})
+    document = json.loads(
+        event_body(
+            "track_published",
+            participant=participant,
+            track={"sid": "TR_1", "name": "Zebulon mic", "stream": "4111", "source": "MICROPHONE"},
+        )
+    )
+    document["room"]["metadata"] = "Zebulon's room"
+    document["ingressInfo"] = {"name": "Zebulon", "streamKey": "secret"}
+    body = json.dumps(document).encode()
+    now = datetime.fromtimestamp(int(document["createdAt"]), tz=UTC)
+    verified = verify_webhook(
+        body, webhook_token(body, key=KEY, secret=SECRET), policy=POLICY, now=now
+    )
+    stored = json.loads(verified.stored_body)
+    assert "Zebulon" not in verified.stored_body
+    assert "4111" not in verified.stored_body
+    assert "ingressInfo" not in stored
+    assert stored["participant"]["attributes"] == {"cp.tid": "tok_1", "lk.agent_name": "a"}
+    assert stored["participant"]["identity"] == "sub_1"
+    assert stored["track"] == {"sid": "TR_1", "source": "MICROPHONE"}
+    assert stored["room"] == {"sid": "RM_test", "name": "cp-test-room", "turnPassword": "[masked]"}

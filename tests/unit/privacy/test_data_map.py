@@ -3,8 +3,10 @@ erasure rule (STYLE.md "completeness tests keep invariants honest")."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from control_plane.config import RetentionSettings
-from control_plane.privacy.erasure_map import SUBJECT_COLUMNS, handled_columns
+from control_plane.privacy.erasure_map import FREE_TEXT_GUARDS, SUBJECT_COLUMNS, handled_columns
 from control_plane.privacy.retention_map import (
     LIFETIME_BOUND,
     SESSION_CASCADE,
@@ -77,3 +79,32 @@ def test_every_subject_column_is_erased_or_kept_for_a_reason() -> None:
         f"subject columns without an erasure rule: {missing}; add them to SUBJECT_ROWS or "
         "RETAINED in control_plane/privacy/erasure_map.py"
     )
+
+
+LONG_STRING = 64  # ids and pseudonyms fit; anything longer could carry free text
+
+
+def _may_hold_free_text(column: sa.Column[object]) -> bool:
+    kind = column.type
+    if isinstance(kind, sa.JSON | sa.Text | sa.LargeBinary):
+        return True
+    length = getattr(kind, "length", None)
+    return isinstance(length, int) and length > LONG_STRING
+
+
+def test_every_column_that_can_hold_free_text_is_guarded_or_erased() -> None:
+    """T-PRIV-4/5: every column where text from outside could land is either erased with
+    the subject or names what keeps personal free text out of it."""
+    found = {
+        (table.name, column.name)
+        for table in load_metadata().tables.values()
+        for column in table.columns
+        if _may_hold_free_text(column)
+    }
+    missing = sorted(found - handled_columns() - set(FREE_TEXT_GUARDS))
+    assert missing == [], (
+        f"free-text columns without a guard: {missing}; add them to FREE_TEXT_GUARDS in "
+        "control_plane/privacy/erasure_map.py (or SUBJECT_ROWS/RETAINED)"
+    )
+    stale = sorted(set(FREE_TEXT_GUARDS) - found)
+    assert stale == [], f"FREE_TEXT_GUARDS names columns that are not free text: {stale}"

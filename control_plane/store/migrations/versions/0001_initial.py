@@ -13,6 +13,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
+from control_plane.store.roles import create_purge_function, drop_purge_function
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -136,6 +138,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_record_tenant_seq", ["tenant", "seq"], unique=False)
         batch_op.create_index("ix_audit_record_ts", ["ts"], unique=False)
         batch_op.create_index("ix_audit_record_type", ["event_type"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # Retention's only way to delete chain records under the app role (store/roles.py).
+        create_purge_function(op.get_bind())
 
     op.create_table(
         "browser_session",
@@ -569,6 +574,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_record_tenant_seq")
         batch_op.drop_index("ix_audit_record_actor")
 
+    if op.get_bind().dialect.name == "postgresql":
+        drop_purge_function(op.get_bind())
     op.drop_table("audit_record")
     with op.batch_alter_table("audit_checkpoint", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_checkpoint_head_seq"))
