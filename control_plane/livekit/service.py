@@ -128,7 +128,9 @@ async def receive_webhook(
                 error_code=type(audit_exc).__name__,
             )
         raise _error_for(exc) from None
-    return await receiver.intake.store(verified, received_at=now)
+    # Only a verified delivery makes processing give way (it waits while one is in flight).
+    with receiver.intake.delivering():
+        return await receiver.intake.store(verified, received_at=now)
 
 
 async def list_open_participation_rooms(tx: AsyncSession, *, subject_id: str) -> Sequence[str]:
