@@ -14,7 +14,6 @@ from starlette.types import Scope
 
 from control_plane.deps import request_id_of
 from control_plane.livekit import service
-from control_plane.risk.address import FORWARDED_FOR, forwarded_for
 from control_plane.state import AppState
 
 _ACK_NEW = b'{"received":true,"duplicate":false}'
@@ -43,19 +42,18 @@ async def livekit_webhook(request: Request) -> Response:
     """
     state: AppState = request.app.state.cp
     receiver = state.webhooks
-    # Read (boundedly) before anything else: a sender holding its body open must hold up
-    # nobody (it used to mark the intake "delivering" first, stalling processing; T-DOS-5).
-    # One byte past the limit is enough for verify_webhook to reject (and audit) it.
-    body = await _read_body(request, receiver.policy.max_body_bytes + 1)
-    result = await service.receive_webhook(
-        receiver,
-        body=body,
-        authorization=request.headers.get("authorization"),
-        peer=request.client.host if request.client else None,
-        forwarded_for=forwarded_for(request.headers.getlist(FORWARDED_FOR)),
-        request_id=request_id_of(request),
-        now=receiver.clock(),
-    )
+    with receiver.intake.delivering():  # processing waits for a quiet moment
+        # One byte past the limit is enough for verify_webhook to reject (and audit) it.
+        body = await _read_body(request, receiver.policy.max_body_bytes + 1)
+        result = await service.receive_webhook(
+            receiver,
+            body=body,
+            authorization=request.headers.get("authorization"),
+            peer=request.client.host if request.client else None,
+            forwarded_for=request.headers.get("x-forwarded-for"),
+            request_id=request_id_of(request),
+            now=receiver.clock(),
+        )
     return Response(_ACK_NEW if result.is_new else _ACK_DUPLICATE, media_type="application/json")
 
 
