@@ -38,8 +38,17 @@ def _write_env(checkout: Path) -> Path:
 def _cli(env_file: Path, cwd: Path, *args: str) -> str:
     """`control-plane ARGS` with the env file sourced, as scripts/stack and a user do."""
     result = subprocess.run(
-        ["bash", "-c", _SOURCE_AND_RUN, "bash", str(env_file), sys.executable, "-m"]
-        + ["control_plane", *args],
+        [
+            "bash",
+            "-c",
+            _SOURCE_AND_RUN,
+            "bash",
+            str(env_file),
+            sys.executable,
+            "-m",
+            "control_plane",
+            *args,
+        ],
         cwd=cwd,
         check=True,
         capture_output=True,
