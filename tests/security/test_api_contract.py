@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.support.app import make_settings
 from tests.support.blocking_app import BlockingApp, blocking_app
 from tests.support.harness import HarnessEnv
-from tests.support.idp import TEST_OTP, get_access_token
+from tests.support.idp import TEST_OTP, TokenSet, get_access_token
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,8 @@ class Caller:
     mfa: bool
 
 
-CALLERS: Final = (Caller("alice", mfa=False), Caller("adam", mfa=True))
+OWNER: Final = Caller("alice", mfa=False)
+CALLERS: Final = (OWNER, Caller("adam", mfa=True))
 
 
 @pytest.fixture(params=CALLERS, ids=lambda c: f"{c.username}{'-mfa' if c.mfa else ''}")
@@ -87,11 +88,9 @@ def api(tmp_path: Path, database_url: str, harness_env: HarnessEnv) -> Iterator[
         yield app
 
 
-def _send(app: BlockingApp, case: Case[Any], token: str) -> httpx.Response:
+def _send(app: BlockingApp, case: Case[Any], tokens: TokenSet) -> httpx.Response:
     # Any: the request keyword arguments Schemathesis serialised the case into.
-    kwargs = case.as_transport_kwargs(
-        base_url="http://testserver", headers={"Authorization": f"Bearer {token}"}
-    )
+    kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=_bearer(tokens))
     headers = dict(kwargs.get("headers") or {})
     if kwargs.get("cookies"):
         headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in kwargs["cookies"].items())
@@ -119,7 +118,7 @@ def _fuzz(
     app: BlockingApp,
     operation: Operation,
     mode: GenerationMode,
-    token: str,
+    tokens: TokenSet,
     path_parameters: dict[str, str] | None = None,
 ) -> list[str]:
     failures: list[str] = []
@@ -138,7 +137,7 @@ def _fuzz(
         body = "" if case.body is NOT_SET else f" body={case.body!r:.200}"
         request = f"{case.method} {case.formatted_path} query={case.query!r}{body}"
         try:
-            response = _send(app, case, token)
+            response = _send(app, case, tokens)
         except Exception as exc:  # the app raised: a 500 in production
             failures.append(f"{request}: server error {_chain(exc)}"[:_MAX_MESSAGE])
             return
@@ -148,7 +147,7 @@ def _fuzz(
             found = exc.exceptions if isinstance(exc, FailureGroup) else (exc,)
             for failure in found:
                 text = f"{request} -> {response.status_code}: {failure.code} {failure.title}: "
-                text += failure.message.replace(token, "<token>")
+                text += failure.message.replace(tokens.access_token, "<token>")
                 failures.append(text[:_MAX_MESSAGE])
 
     try:
@@ -181,11 +180,20 @@ def _modes(document: dict[str, Any], operation: Operation) -> list[GenerationMod
     return [GenerationMode.POSITIVE]
 
 
-def _real_session(app: BlockingApp, token: str) -> str:
-    """A session the caller owns, so its operations get past "no such session"."""
-    response = app.request(
-        "POST", "/v1/sessions", json={}, headers={"Authorization": f"Bearer {token}"}
-    )
+def _bearer(tokens: TokenSet) -> dict[str, str]:
+    # A TokenSet, not the token, is passed around: its repr (in tracebacks) hides the token.
+    return {"Authorization": f"Bearer {tokens.access_token}"}
+
+
+def _login(env: HarnessEnv, caller: Caller) -> TokenSet:
+    otp = TEST_OTP if caller.mfa else None
+    return get_access_token(env, caller.username, f"{caller.username}-password", otp=otp)
+
+
+def _real_session(app: BlockingApp, owner: TokenSet) -> str:
+    """A live session (a member's: admins create none), so operations on it get past "no
+    such session"."""
+    response = app.request("POST", "/v1/sessions", json={}, headers=_bearer(owner))
     assert response.status_code == 201, response.text
     session_id: str = response.json()["session_id"]
     return session_id
@@ -194,12 +202,8 @@ def _real_session(app: BlockingApp, token: str) -> str:
 def test_every_operation_meets_its_contract_under_fuzzing(
     api: BlockingApp, harness_env: HarnessEnv, caller: Caller
 ) -> None:
-    token = get_access_token(
-        harness_env,
-        caller.username,
-        f"{caller.username}-password",
-        otp=TEST_OTP if caller.mfa else None,
-    ).access_token
+    tokens = _login(harness_env, caller)
+    owner = _login(harness_env, OWNER)
     document = api.openapi()
     schema = schemathesis.openapi.from_dict(document, config=CONFIG)
     report: list[str] = []
@@ -212,9 +216,9 @@ def test_every_operation_meets_its_contract_under_fuzzing(
         runs: list[tuple[GenerationMode, dict[str, str] | None]]
         runs = [(mode, None) for mode in _modes(document, operation)]
         if "{session_id}" in operation.path:  # and once more on a live session of the caller
-            runs.append((GenerationMode.POSITIVE, {"session_id": _real_session(api, token)}))
+            runs.append((GenerationMode.POSITIVE, {"session_id": _real_session(api, owner)}))
         for mode, path_parameters in runs:
-            failures = _fuzz(api, operation, mode, token, path_parameters)
+            failures = _fuzz(api, operation, mode, tokens, path_parameters)
             report.extend(
                 f"{operation.label} [{mode}] {failure}"
                 for failure in failures[:_MAX_REPORTED_PER_OPERATION]
