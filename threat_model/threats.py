@@ -34,6 +34,12 @@ _BUDGETS = "tests/integration/risk/test_write_budgets.py"
 _REMEDIATION = "tests/integration/livekit/test_remediation_budget.py"
 _FREE_TEXT = "tests/integration/privacy/test_outside_free_text.py"
 _DATA_MAP = "tests/unit/privacy/test_data_map.py"
+_CONTRACT = "tests/security/test_api_contract.py"
+_WEBHOOK_PROPS = "tests/unit/livekit/test_webhook_properties.py"
+_CLAIMS_PROPS = "tests/unit/identity/test_claims_properties.py"
+_ENTITY_PROPS = "tests/unit/authz/test_entities_properties.py"
+_NORMALISE_PROPS = "tests/unit/privacy/redaction/test_normalise_properties.py"
+_LEAK_SCAN = "tests/unit/foundation/test_secret_scan.py"
 
 THREATS: tuple[Threat, ...] = (
     Threat(
@@ -236,6 +242,7 @@ THREATS: tuple[Threat, ...] = (
         tests=(
             f"{_AUTHZ_UNIT}::test_an_erroring_forbid_does_not_let_a_permit_through",
             f"{_AUTHZ_UNIT}::test_engine_exception_denies_every_request_of_the_batch",
+            f"{_ENTITY_PROPS}::test_the_real_engine_decides_on_any_slice_and_fails_closed",
         ),
     ),
     Threat(
@@ -262,6 +269,20 @@ THREATS: tuple[Threat, ...] = (
         tests=(f"{_LOCK}::test_an_admin_cannot_lock_their_own_subject",),
     ),
     Threat(
+        id="T-AUTHZ-4",
+        title="An attacker-chosen id or group name (quotes, '::', Cedar syntax) injects into "
+        "the Cedar request or entities",
+        category=Stride.ELEVATION_OF_PRIVILEGE,
+        asset="authorisation decisions",
+        entry_point="subject, tenant, session and group values reaching authz/entities.py",
+        mitigation="Structured JSON uids only (never Cedar text), ids passed through "
+        "verbatim; the slice carries every parent it names; Hypothesis checks both.",
+        tests=(
+            f"{_ENTITY_PROPS}::test_the_entity_slice_is_self_contained_json_with_ids_passed_through",
+            f"{_ENTITY_PROPS}::test_the_real_engine_decides_on_any_slice_and_fails_closed",
+        ),
+    ),
+    Threat(
         id="T-WH-1",
         title="Forged, tampered, expiry-less or stale LiveKit webhooks",
         category=Stride.SPOOFING,
@@ -274,6 +295,8 @@ THREATS: tuple[Threat, ...] = (
             f"{_WEBHOOK}::test_forged_and_bad_deliveries_are_refused_audited_and_leave_nothing",
             f"{_WEBHOOK_UNIT}::test_token_claims_are_checked_after_the_signature",
             f"{_WEBHOOK_UNIT}::test_it_reads_what_livekit_apis_receiver_reads",
+            f"{_WEBHOOK_PROPS}::test_unsigned_deliveries_are_refused_with_a_reason",
+            f"{_WEBHOOK_PROPS}::test_a_body_changed_after_signing_is_refused",
         ),
         references=("livekit.md §2",),
     ),
@@ -535,6 +558,8 @@ THREATS: tuple[Threat, ...] = (
             f"{_TRANSCRIPTS}::test_only_redacted_text_is_stored_encrypted_with_session_placeholders",
             f"{_TRANSCRIPTS}::test_finalisation_redacts_pii_split_across_segments",
             f"{_TRANSCRIPTS}::test_bad_input_is_refused_without_echo",
+            f"{_NORMALISE_PROPS}::test_every_normalised_character_maps_into_the_original_in_order",
+            f"{_NORMALISE_PROPS}::test_any_span_of_the_normalised_text_maps_to_a_covering_span",
         ),
     ),
     Threat(
@@ -665,6 +690,10 @@ THREATS: tuple[Threat, ...] = (
         tests=(
             "tests/unit/foundation/test_app.py::test_oversized_body_is_413_not_5xx",
             f"{_JOIN}::test_unknown_fields_and_sessions_are_clear_errors",
+            f"{_CONTRACT}::test_every_operation_meets_its_contract_under_fuzzing",
+            f"{_WEBHOOK_PROPS}::test_signed_arbitrary_json_is_accepted_or_refused_with_a_reason",
+            f"{_CLAIMS_PROPS}::test_arbitrary_claims_give_a_bounded_principal_or_a_refusal",
+            f"{_CLAIMS_PROPS}::test_any_login_facts_give_a_principal_or_a_refusal",
         ),
     ),
     Threat(
@@ -838,5 +867,21 @@ THREATS: tuple[Threat, ...] = (
             "test_the_openapi_document_describes_the_real_error_body_everywhere",
         ),
         references=("ASVS 3.4.1-3.4.6", "ASVS 13.2.1"),
+    ),
+    Threat(
+        id="T-SC-1",
+        title="A secret (cloud key, private key, token) committed to the repository",
+        category=Stride.INFORMATION_DISCLOSURE,
+        asset="credentials",
+        entry_point="every tracked file",
+        mitigation="CI runs a detect-secrets scan of every tracked file (scripts/lint/"
+        "secret_scan.py) and fails on a finding the reviewed .secrets.baseline does not list, "
+        "without printing it. The dependency audit (scripts/audit-deps, pip-audit --strict) "
+        "is not in CI: the vulnerability data is unreachable from the CI machine.",
+        tests=(
+            f"{_LEAK_SCAN}::test_a_planted_secret_fails_the_scan_without_echoing_it",
+            f"{_LEAK_SCAN}::test_reviewed_fixtures_pass_even_when_their_lines_move",
+            f"{_LEAK_SCAN}::test_a_missing_baseline_fails_the_scan",
+        ),
     ),
 )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
+from control_plane.clock import UtcDateTime
 from control_plane.sessions.types import StatusReason
 
 
@@ -38,7 +37,7 @@ class JoinResponse(_Strict):
     token: str
     token_id: str
     identity: str
-    expires_at: datetime
+    expires_at: UtcDateTime
     grants: GrantsOut
     decision_id: str
     policy_version: str
@@ -63,7 +62,7 @@ class SessionCreatedResponse(JoinResponse):
 
 class InviteResponse(_Strict):
     invite: str
-    expires_at: datetime
+    expires_at: UtcDateTime
 
 
 class SubjectStatusRequest(_Strict):
@@ -81,7 +80,7 @@ class SubjectStatusOut(_Strict):
 class SessionEndedOut(_Strict):
     session_id: str
     status: str
-    ended_at: datetime | None
+    ended_at: UtcDateTime | None
     end_reason: str
 
 

@@ -55,6 +55,7 @@ IDP_WEB_CLIENT=cp-web
 IDP_NATIVE_CLIENT=cp-native
 
 CP_PORT=8787
+STACK_VAR="$REPO_ROOT/var/stack" # scripts/stack's server state: key ring, witness file
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -526,6 +527,10 @@ write_env() { # the consumer contract: var/harness/env (export lines) and contro
             echo "CONTROL_PLANE_OIDC__CLIENT_SECRET='$web_secret'"
             echo "CONTROL_PLANE_OIDC__AUDIENCE='$IDP_AUDIENCE'"
             echo "CONTROL_PLANE_OIDC__REDIRECT_URI='http://127.0.0.1:$CP_PORT/auth/callback'"
+            # The stack's server and every CLI run that sources this file share one var dir,
+            # so one key ring and one witness file: a CLI with its own (var/keys) would check
+            # the stack's checkpoints and receipts against other keys (false tamper alarms).
+            echo "CONTROL_PLANE_SERVER__VAR_DIR='$STACK_VAR'"
         } >"$VAR/control-plane.env.tmp"
         mv "$VAR/control-plane.env.tmp" "$VAR/control-plane.env"
     )
