@@ -98,6 +98,9 @@ FREE_TEXT_GUARDS: Mapping[tuple[str, str], str] = {
     ("browser_session", "tenant"): "the tenant id; deleted with the subject's rows",
     ("pending_login", "nonce"): "random; expires with the login (minutes)",
     ("pending_login", "code_verifier"): "random; expires with the login (minutes)",
+    ("pending_login", "return_to"): "a same-origin path checked by identity.return_to (printable "
+    "ASCII, bounded); expires with the login (minutes)",
+    ("subject_suppression", "tenant"): "the tenant id (kept so a suppressed lock stays scoped)",
     ("livekit_webhook_event", "body"): "stored with client-chosen names, metadata, attributes, "
     "track and stream names stripped (livekit.webhook.strip_client_fields); a body naming "
     "the subject as a participant is deleted on erasure (SUBJECT_TEXT), the rest purged by "

@@ -246,4 +246,4 @@ async def test_an_id_token_that_fails_verification_is_refused_and_counted(
         callback = await _idp_callback(browser, harness_env)
         _assert_refused(await browser.get(callback))
         assert await _failures_counted(app, VICTIM_ADDRESS) == 1
-        assert [r.reason for r in await _failed_logins(app)] == ["algorithm not allowed: RS256"]
+        assert [r.reason for r in await _failed_logins(app)] == ["algorithm not allowed"]
