@@ -19,6 +19,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 
 from control_plane.logs import get_logger
 from control_plane.privacy.redaction.errors import RedactionInputInvalid, RedactorUnavailable
+from control_plane.privacy.redaction.gazetteer import Gazetteer, GazetteerPersonRecognizer
 from control_plane.privacy.redaction.normalise import NormalisedText, normalise
 from control_plane.privacy.redaction.numeric import (
     DigitSequenceRecognizer,
@@ -128,6 +129,7 @@ class Redactor:
         registry = RecognizerRegistry(
             recognizers=[
                 PersonRecognizer(),
+                GazetteerPersonRecognizer(Gazetteer.load()),
                 DigitSequenceRecognizer(),
                 IpAddressRecognizer(),
                 IbanRecognizer(),

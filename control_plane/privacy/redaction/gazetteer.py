@@ -1,0 +1,169 @@
+"""PERSON from a name gazetteer with context scoring, for lowercase ASR text (issue 15).
+
+spaCy's small model finds few names in uncased, unpunctuated speech and fewer still from
+the communities the product serves. This recognizer looks every word up instead.
+
+Sources (packaged, offline, loaded once per :class:`Redactor`, never downloaded):
+
+- first names: ``names`` (US census 1990 female and male first names) and
+  ``gender-guesser``'s ``nam_dict.txt`` (about 48,000 first names from many countries,
+  West African, Arabic, Vietnamese and Latin American among them);
+- surnames: ``names`` (US census 1990, all 88,799 surnames);
+- English words: ``english-words`` (Webster's 2nd, lowercase entries only) intersected
+  with ``wordfreq``'s English list at a Zipf frequency of at least 4.0 (about once per
+  10,000 words). A name that is such a word ("grace", "will", "justice", "park") is
+  only a name in a name context; every other gazetteer word is a name anywhere.
+
+The held-out evaluation side (tests/data/redaction/generated) takes its names from
+``faker``, which is none of these, so the figures measure generalisation.
+
+Scoring: a gazetteer word that is not a common English word scores 0.6; a common-word
+name (or a word in no list at all) after a name cue ("my name is", "tell", "ask",
+"under", "for", "me and", "my daughter", ...) scores 0.75. A name is dropped when a
+street or business word follows within four words (a street named after a person is the
+address recognizer's, which outscores it in the merge). Adjacent name words, hyphenated
+parts and particles ("de la", "bin", "van") join one span.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from control_plane.privacy.redaction.recognizer import Finding, SpanRecognizer, wordset
+from control_plane.privacy.redaction.types import EntityType
+
+COMMON_WORD_MIN_FREQUENCY = 1e-4 / 10  # Zipf 4.0
+_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+_CUES = (
+    "my name is", "my name's", "name is", "name's", "this is", "i'm", "i am", "it's",
+    "tell", "ask", "asking for", "ask for", "under", "under the name", "for", "with",
+    "me and", "and", "to", "by", "from", "named", "called", "call", "mr", "mrs", "ms", "miss",
+    "dr", "daughter", "son", "grandson", "granddaughter", "wife", "husband", "brother",
+    "sister", "mother", "father", "mom", "dad", "aunt", "uncle", "cousin", "friend",
+    "nephew", "niece", "hi", "hello", "hey", "thanks", "thank you", "bye", "dear",
+    "first name", "last name", "surname", "patient", "spelled", "speaking with", "talk to",
+    "speak with", "speak to", "let", "say",
+)  # fmt: skip
+_CUE = re.compile(r"(?:^|\s)(?:" + "|".join(re.escape(c) for c in _CUES) + r")\s+$")
+_FOLLOW_CUE = re.compile(
+    r"^\s+(?:is going|is coming|said|says|called|will|and me|here|speaking|is my|at the)\b"
+)
+_PARTICLES = wordset("de la del los das dos da di du van von der den bin ibn bint abu al el le")
+_PLACE = wordset(
+    """street st avenue ave road rd boulevard blvd lane ln drive dr highway hwy parkway
+    terrace court ct place way circle trail square plaza heights hill park bridge center
+    school university college hospital church county city airport station wireless florist
+    florists bakery pharmacy insurance bank auto inc llc company restaurant grill pizza
+    market store shop foods salon cafe kitchen chicken"""
+)
+_NEVER = wordset(
+    """january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday zero one two three four five
+    six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen
+    eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
+    oh uh um hmm yeah yes okay ok alright thanks thank please sorry hello hi hey bye dot
+    at underscore dash apartment suite unit extension ext visa amex mastercard discover
+    social security gmail yahoo hotmail outlook icloud aol comcast com net org edu gov
+    ma'am sir am pm"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Gazetteer:
+    """Lowercase name words and the common English words among them."""
+
+    names: frozenset[str]
+    common: frozenset[str]
+
+    @classmethod
+    def load(cls) -> Gazetteer:
+        """Read the packaged lists (about 0.5 s)."""
+        import wordfreq
+        from english_words import get_english_words_set
+
+        names: set[str] = set()
+        census = resources.files("names")
+        for part in ("dist.female.first", "dist.male.first", "dist.all.last"):
+            text = census.joinpath(part).read_text(encoding="ascii")
+            names.update(line.split(None, 1)[0].lower() for line in text.splitlines() if line)
+        nam = resources.files("gender_guesser").joinpath("data", "nam_dict.txt")
+        for line in nam.read_text(encoding="iso8859-1").splitlines():
+            if line.startswith("#") or len(line) < 30:
+                continue
+            for part in re.split(r"[+ \-]", line[3:29].strip().lower()):
+                if part.isascii() and part.isalpha() and len(part) > 1:
+                    names.add(part)
+        names -= _NEVER | STOP_WORDS
+        web2 = get_english_words_set(["web2"], lower=False, alpha=True)
+        freq = wordfreq.get_frequency_dict("en", wordlist="small")
+        common = {
+            w
+            for w in names
+            if (w in web2 and freq.get(w, 0.0) >= COMMON_WORD_MIN_FREQUENCY) or len(w) < 3
+        }
+        return cls(frozenset(names), frozenset(common))
+
+
+class GazetteerPersonRecognizer(SpanRecognizer):
+    """Names by gazetteer lookup, gated by context for names that are English words."""
+
+    ENTITY_TYPES = (EntityType.PERSON,)
+
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        super().__init__()
+        self._gaz = gazetteer
+
+    def find(self, text: str, nlp_artifacts: NlpArtifacts | None) -> Iterator[Finding]:
+        """Yield runs of name words."""
+        lower = text.lower()
+        words = list(_WORD.finditer(lower))
+        i = 0
+        while i < len(words):
+            score = self._score(lower, words, i)
+            if score is None:
+                i += 1
+                continue
+            j = i + 1
+            while j < len(words) and self._continues(lower, words, j):
+                j += 1
+            while j - 1 > i and words[j - 1].group() in _PARTICLES:
+                j -= 1
+            if not _before_place(words, j):
+                yield Finding(EntityType.PERSON, words[i].start(), words[j - 1].end(), score)
+            i = j
+
+    def _score(self, text: str, words: list[re.Match[str]], i: int) -> float | None:
+        word = words[i].group().split("'")[0]
+        if word in _NEVER or word in STOP_WORDS or word in _PARTICLES or len(word) < 2:
+            return None
+        cued = bool(_CUE.search(text[max(0, words[i].start() - 24) : words[i].start()]))
+        cued = cued or bool(_FOLLOW_CUE.match(text[words[i].end() : words[i].end() + 20]))
+        if word in self._gaz.names:
+            if word not in self._gaz.common:
+                return 0.6
+            return 0.75 if cued else None
+        return None
+
+    def _continues(self, text: str, words: list[re.Match[str]], j: int) -> bool:
+        """Whether word ``j`` continues the name run that ends at word ``j - 1``."""
+        gap = text[words[j - 1].end() : words[j].start()]
+        if gap not in (" ", "-"):
+            return False
+        word = words[j].group().split("'")[0]
+        if word in _PARTICLES:
+            return j + 1 < len(words)
+        if word in _NEVER or word in STOP_WORDS or word in _PLACE:
+            return False
+        return word in self._gaz.names and (
+            word not in self._gaz.common or gap == "-" or words[j - 1].group() in _PARTICLES
+        )
+
+
+def _before_place(words: list[re.Match[str]], end: int) -> bool:
+    return any(w.group() in _PLACE for w in words[end : end + 4])
