@@ -12,7 +12,8 @@ Sources (packaged, offline, loaded once per :class:`Redactor`, never downloaded)
 - English words: ``english-words`` (Webster's 2nd, lowercase entries only) intersected
   with ``wordfreq``'s English list at a Zipf frequency of at least 4.0 (about once per
   10,000 words). A name that is such a word ("grace", "will", "justice", "park") is
-  only a name in a name context; every other gazetteer word is a name anywhere.
+  only a name in a name context, and so is a surname that is an English word or frequent
+(Zipf >= 4.0: "williams", "young"); every other gazetteer word is a name anywhere.
 
 The held-out evaluation side (tests/data/redaction/generated) takes its names from
 ``faker``, which is none of these, so the figures measure generalisation.
@@ -92,10 +93,14 @@ class Gazetteer:
         from english_words import get_english_words_set
 
         names: set[str] = set()
+        firsts: set[str] = set()
         census = resources.files("names")
         for part in ("dist.female.first", "dist.male.first", "dist.all.last"):
             text = census.joinpath(part).read_text(encoding="ascii")
-            names.update(line.split(None, 1)[0].lower() for line in text.splitlines() if line)
+            found = {line.split(None, 1)[0].lower() for line in text.splitlines() if line}
+            names |= found
+            if part != "dist.all.last":
+                firsts |= found
         nam = resources.files("gender_guesser").joinpath("data", "nam_dict.txt")
         for line in nam.read_text(encoding="iso8859-1").splitlines():
             if line.startswith("#") or len(line) < 30:
@@ -103,15 +108,27 @@ class Gazetteer:
             for part in re.split(r"[+ \-]", line[3:29].strip().lower()):
                 if part.isascii() and part.isalpha() and len(part) > 1:
                     names.add(part)
+                    firsts.add(part)
         names -= _NEVER | STOP_WORDS
         web2 = get_english_words_set(["web2"], lower=False, alpha=True)
         freq = wordfreq.get_frequency_dict("en", wordlist="small")
+        lower = {w for w in web2 if w.islower()}
+
+        def is_word(w: str) -> bool:
+            stem = re.sub(r"(?:ing|ed|es|s|er)$", "", w)
+            return w in lower or (stem != w and (stem in lower or stem + "e" in lower))
+
         common = {
             w
             for w in names
-            if (w in web2 and freq.get(w, 0.0) >= COMMON_WORD_MIN_FREQUENCY) or len(w) < 3
+            if len(w) < 3
+            or (
+                freq.get(w, 0.0) >= COMMON_WORD_MIN_FREQUENCY
+                and (is_word(w) or w not in firsts)
+            )
+            or (is_word(w) and w not in firsts)
         }
-        known = {w for w in web2 if w.islower()} | {w for w, f in freq.items() if f >= 1e-6}
+        known = lower | {w for w, f in freq.items() if f >= 1e-6}
         return cls(frozenset(names), frozenset(common), frozenset(known - names))
 
 
@@ -152,7 +169,7 @@ class GazetteerPersonRecognizer(SpanRecognizer):
         if word in self._gaz.names:
             if word not in self._gaz.common:
                 return 0.6
-            return 0.75 if cued else None
+            return 0.75 if cued and not word.endswith(("ing", "ed")) else None
         if word in self._gaz.known or len(word) < 3:
             return None
         return 0.7 if cued else 0.55
