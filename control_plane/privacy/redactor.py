@@ -8,9 +8,11 @@ engine's process pool, for throughput on several cores.
 Fail closed (issue 15): if the engine cannot load or a batch raises, every segment of the
 batch comes back as one ``REDACTION_FAILED`` span covering the whole text, so the caller
 stores only the mask; the count reaches the batch's audit record through
-``RedactionResult.counts`` and the failure is logged with its exception type only. Either way the event loop only
-awaits, and a batch's findings come back as entities; session placeholders are rendered by
-the caller (``transcripts.py``), so nothing session-specific crosses a process boundary.
+``RedactionResult.counts`` and the failure is logged with its exception type only.
+
+Either way the event loop only awaits, and a batch's findings come back as entities;
+session placeholders are rendered by the caller (``transcripts.py``), so nothing
+session-specific crosses a process boundary.
 """
 
 from __future__ import annotations

@@ -122,10 +122,7 @@ class Gazetteer:
             w
             for w in names
             if len(w) < 3
-            or (
-                freq.get(w, 0.0) >= COMMON_WORD_MIN_FREQUENCY
-                and (is_word(w) or w not in firsts)
-            )
+            or (freq.get(w, 0.0) >= COMMON_WORD_MIN_FREQUENCY and (is_word(w) or w not in firsts))
             or (is_word(w) and w not in firsts)
         }
         known = lower | {w for w, f in freq.items() if f >= 1e-6}

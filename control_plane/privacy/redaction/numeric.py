@@ -37,8 +37,8 @@ _CORRECTION = (
 _FILLER = r"uh|um|uhm|er|erm|hmm|like|you[ \t]+know|hold[ \t]+on|let[ \t]+me[ \t]+see|okay|and|then"
 _EXTENSION = r"extension|ext|x"
 _GAP = (
-    rf"(?:[ \t]*(?:\.\.\.|…|,|-|--)?[ \t]+(?:(?P<corr>(?i:{_CORRECTION}))|(?P<ext>(?i:{_EXTENSION}))"
-    rf"|(?i:{_FILLER}))[ \t]*[,.]{{0,3}}[ \t]*)+"
+    rf"(?:[ \t]*(?:\.\.\.|…|,|-|--)?[ \t]+(?:(?P<corr>(?i:{_CORRECTION}))"
+    rf"|(?P<ext>(?i:{_EXTENSION}))|(?i:{_FILLER}))[ \t]*[,.]{{0,3}}[ \t]*)+"
 )
 _SEQUENCE = re.compile(
     r"(?<![A-Za-z0-9.])(?P<plus>\+[ \t]?)?\(?\d+\)?"
