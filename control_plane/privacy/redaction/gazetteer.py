@@ -21,6 +21,10 @@ The held-out evaluation side (tests/data/redaction/generated) takes its names fr
 A word in neither word list nor the gazetteer is what ASR writes for a name it has no
 word for ("okonkwo", "siyabonga"): it scores 0.55 alone and 0.7 after a cue.
 
+In cased text (spaCy NER and the introduction patterns already see capitals there) only a
+Capitalised word counts, an acronym never, an unknown word only after a cue, and the
+place/business filter of :mod:`person` applies.
+
 Scoring: a gazetteer word that is not a common English word scores 0.6; a common-word
 name (or a word in no list at all) after a name cue ("my name is", "tell", "ask",
 "under", "for", "me and", "my daughter", ...) scores 0.75. A name is dropped when a
@@ -39,6 +43,7 @@ from importlib import resources
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from control_plane.privacy.redaction.person import is_place_or_business
 from control_plane.privacy.redaction.recognizer import Finding, SpanRecognizer, wordset
 from control_plane.privacy.redaction.types import EntityType
 
@@ -58,6 +63,7 @@ _CUE = re.compile(r"(?:^|\s)(?:" + "|".join(re.escape(c) for c in _CUES) + r")\s
 _FOLLOW_CUE = re.compile(
     r"^\s+(?:is going|is coming|said|says|called|and me|here speaking|is my)\b"
 )
+_VOWEL = re.compile("[aeiouy]")
 _PARTICLES = wordset("de la del los das dos da di du van von der den bin ibn bint abu al el le")
 _PLACE = wordset(
     """street st avenue ave road rd boulevard blvd lane ln drive dr highway hwy parkway
@@ -142,9 +148,17 @@ class GazetteerPersonRecognizer(SpanRecognizer):
         """Yield runs of name words."""
         lower = text.lower()
         words = list(_WORD.finditer(lower))
+        cased = lower != text
+        places = [
+            (e.start_char, e.end_char)
+            for e in getattr(nlp_artifacts, "entities", ())
+            if e.label_ != "PERSON"
+        ]
         i = 0
         while i < len(words):
             score = self._score(lower, words, i)
+            if cased and score is not None:
+                score = _cased_score(text, words[i], score)
             if score is None:
                 i += 1
                 continue
@@ -153,6 +167,13 @@ class GazetteerPersonRecognizer(SpanRecognizer):
                 j += 1
             while j - 1 > i and words[j - 1].group() in _PARTICLES:
                 j -= 1
+            start, end = words[i].start(), words[j - 1].end()
+            if cased and (
+                is_place_or_business(text, max(0, start - 12), end)
+                or any(s <= start and end <= e for s, e in places)
+            ):
+                i = j
+                continue
             if not _before_place(words, j):
                 yield Finding(EntityType.PERSON, words[i].start(), words[j - 1].end(), score)
             i = j
@@ -167,7 +188,7 @@ class GazetteerPersonRecognizer(SpanRecognizer):
             if word not in self._gaz.common:
                 return 0.6
             return 0.75 if cued and not word.endswith(("ing", "ed")) else None
-        if word in self._gaz.known or len(word) < 3:
+        if word in self._gaz.known or len(word) < 3 or not _VOWEL.search(word):
             return None
         return 0.7 if cued else 0.55
 
@@ -184,6 +205,14 @@ class GazetteerPersonRecognizer(SpanRecognizer):
         if word not in self._gaz.names:
             return word not in self._gaz.known and len(word) > 2
         return word not in self._gaz.common or gap == "-" or words[j - 1].group() in _PARTICLES
+
+
+def _cased_score(text: str, word: re.Match[str], score: float) -> float | None:
+    """In cased text a name is Capitalised (not an acronym); an unknown word needs a cue."""
+    original = text[word.start() : word.end()]
+    if not original[0].isupper() or (len(original) > 1 and original.isupper()):
+        return None
+    return None if score == 0.55 else score
 
 
 def _before_place(words: list[re.Match[str]], end: int) -> bool:
