@@ -30,7 +30,9 @@ name (or a word in no list at all) after a name cue ("my name is", "tell", "ask"
 "under", "for", "me and", "my daughter", ...) scores 0.75. A name is dropped when a
 street or business word follows within four words (a street named after a person is the
 address recognizer's, which outscores it in the merge). Adjacent name words, hyphenated
-parts and particles ("de la", "bin", "van") join one span.
+parts and particles ("de la", "bin", "van") join one span. Letters said one by one, with
+or without "as in" hints, are a spelled name, or an e-mail's local part when a spoken
+domain follows.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 
 from control_plane.privacy.redaction.person import is_place_or_business
 from control_plane.privacy.redaction.recognizer import Finding, SpanRecognizer, wordset
+from control_plane.privacy.redaction.textual import SPOKEN_DOMAIN as _SPOKEN_DOMAIN
 from control_plane.privacy.redaction.types import EntityType
 
 COMMON_WORD_MIN_FREQUENCY = 1e-4 / 10  # Zipf 4.0
@@ -135,17 +138,44 @@ class Gazetteer:
         return cls(frozenset(names), frozenset(common), frozenset(known - names))
 
 
+_LETTER = r"\b[a-z]\b(?:[ \t]+as[ \t]+in[ \t]+[a-z]+(?:-[a-z]+)?)?"
+_SPELLED_RUN = re.compile(rf"{_LETTER}(?:[ \t]+(?:dash[ \t]+|hyphen[ \t]+)?{_LETTER})+")
+# Spoken acronyms that are not a spelled name.
+_ACRONYMS = wordset("dob ssn ssi id pin atm usa us ok tv pm am asap fyi llc inc ceo ny la dc")
+
+
+def spelled_runs(text: str) -> Iterator[Finding]:
+    """Letters said one by one ("m a l i k", "j as in john o h n"): a name, or the local
+    part of an e-mail when a spoken domain follows ("... at gmail dot com")."""
+    lower = text.lower()
+    for match in _SPELLED_RUN.finditer(lower):
+        letters = re.findall(
+            r"\b[a-z]\b(?![ \t]+in\b)", re.sub(r"as in [a-z-]+", "", match.group())
+        )
+        hinted = " as in " in match.group()
+        if len(letters) < 2 or (len(letters) < 3 and not hinted):
+            continue
+        if "".join(letters) in _ACRONYMS:
+            continue
+        domain = _SPOKEN_DOMAIN.match(lower, match.end())
+        if domain:
+            yield Finding(EntityType.EMAIL_ADDRESS, match.start(), domain.end(), 0.9)
+        else:
+            yield Finding(EntityType.PERSON, match.start(), match.end(), 0.8)
+
+
 class GazetteerPersonRecognizer(SpanRecognizer):
     """Names by gazetteer lookup, gated by context for names that are English words."""
 
-    ENTITY_TYPES = (EntityType.PERSON,)
+    ENTITY_TYPES = (EntityType.PERSON, EntityType.EMAIL_ADDRESS)
 
     def __init__(self, gazetteer: Gazetteer) -> None:
         super().__init__()
         self._gaz = gazetteer
 
     def find(self, text: str, nlp_artifacts: NlpArtifacts | None) -> Iterator[Finding]:
-        """Yield runs of name words."""
+        """Yield runs of name words and spelled-out names."""
+        yield from spelled_runs(text)
         lower = text.lower()
         words = list(_WORD.finditer(lower))
         cased = lower != text

@@ -24,7 +24,7 @@ _WRITTEN_EMAIL = re.compile(
     r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 )
 # " at gmail dot com", " at g mail dot com", " at company dot co dot uk", " at acme.com"
-_SPOKEN_DOMAIN = re.compile(
+SPOKEN_DOMAIN = re.compile(
     rf"(?i)[ \t]+at[ \t]+[a-z0-9][a-z0-9-]*(?:[ \t][a-z0-9][a-z0-9-]*)?"
     rf"(?:(?:[ \t]+dot[ \t]+|\.)[a-z0-9][a-z0-9-]*)*(?:[ \t]+dot[ \t]+|\.)(?:{_TLD})\b"
 )
@@ -118,7 +118,7 @@ class EmailRecognizer(SpanRecognizer):
         """Yield written addresses, then spoken ones anchored on " at <domain> dot <tld>"."""
         for match in _WRITTEN_EMAIL.finditer(text):
             yield Finding(EntityType.EMAIL_ADDRESS, match.start(), match.end(), 0.95)
-        for match in _SPOKEN_DOMAIN.finditer(text):
+        for match in SPOKEN_DOMAIN.finditer(text):
             start = _local_part_start(text, match.start())
             if start is not None:
                 yield Finding(EntityType.EMAIL_ADDRESS, start, match.end(), 0.9)
