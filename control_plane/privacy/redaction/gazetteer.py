@@ -32,7 +32,7 @@ street or business word follows within four words (a street named after a person
 address recognizer's, which outscores it in the merge). Adjacent name words, hyphenated
 parts and particles ("de la", "bin", "van") join one span. Letters said one by one, with
 or without "as in" hints, are a spelled name, or an e-mail's local part when a spoken
-domain follows.
+domain follows. A name run right after a street suffix is the address's city.
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ _CUES = (
 _CUE = re.compile(r"(?:^|\s)(?:" + "|".join(re.escape(c) for c in _CUES) + r")\s+$")
 _FOLLOW_CUE = re.compile(
     r"^\s+(?:is going|is coming|said|says|called|and me|here speaking|is my)\b"
+)
+_STREET_SUFFIXES = wordset(
+    "street st avenue ave road rd boulevard blvd lane ln drive dr court ct terrace way place"
 )
 _VOWEL = re.compile("[aeiouy]")
 _PARTICLES = wordset("de la del los das dos da di du van von der den bin ibn bint abu al el le")
@@ -167,7 +170,7 @@ def spelled_runs(text: str) -> Iterator[Finding]:
 class GazetteerPersonRecognizer(SpanRecognizer):
     """Names by gazetteer lookup, gated by context for names that are English words."""
 
-    ENTITY_TYPES = (EntityType.PERSON, EntityType.EMAIL_ADDRESS)
+    ENTITY_TYPES = (EntityType.PERSON, EntityType.EMAIL_ADDRESS, EntityType.STREET_ADDRESS)
 
     def __init__(self, gazetteer: Gazetteer) -> None:
         super().__init__()
@@ -204,20 +207,25 @@ class GazetteerPersonRecognizer(SpanRecognizer):
             ):
                 i = j
                 continue
-            if not _before_place(words, j):
-                yield Finding(EntityType.PERSON, words[i].start(), words[j - 1].end(), score)
+            if i > 0 and words[i - 1].group() in _STREET_SUFFIXES:
+                # "... peachtree road jackson": the city of an address, not a person
+                yield Finding(EntityType.STREET_ADDRESS, start, end, 0.5)
+            elif not _before_place(words, j):
+                yield Finding(EntityType.PERSON, start, end, score)
             i = j
 
     def _score(self, text: str, words: list[re.Match[str]], i: int) -> float | None:
         word = words[i].group().split("'")[0]
         if word in _NEVER or word in STOP_WORDS or word in _PARTICLES or len(word) < 2:
             return None
-        cued = bool(_CUE.search(text[max(0, words[i].start() - 24) : words[i].start()]))
-        cued = cued or bool(_FOLLOW_CUE.match(text[words[i].end() : words[i].end() + 20]))
+        before = bool(_CUE.search(text[max(0, words[i].start() - 24) : words[i].start()]))
+        after = bool(_FOLLOW_CUE.match(text[words[i].end() : words[i].end() + 20]))
+        cued = before or after
         if word in self._gaz.names:
             if word not in self._gaz.common:
                 return 0.6
-            return 0.75 if cued and not word.endswith(("ing", "ed")) else None
+            # "i'm running", "it's spelled": a verb form after a cue is not a name.
+            return 0.75 if after or (before and not word.endswith(("ing", "ed"))) else None
         if word in self._gaz.known or len(word) < 3 or not _VOWEL.search(word):
             return None
         return 0.7 if cued else 0.55

@@ -48,6 +48,7 @@ _GAP_WORD = re.compile(
     rf"(?<![A-Za-z])(?:(?P<corr>{_CORRECTION})|(?P<ext>{_EXTENSION}))(?![A-Za-z])", re.IGNORECASE
 )
 _DIGITS = re.compile(r"\d+")
+_COUNTRY_CODE = re.compile(r"(?i)country[ \t]+code[ \t]*$")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?<![\d.])(?:{_OCTET}\.){{3}}{_OCTET}(?!\.?\d)")
@@ -139,6 +140,8 @@ class DigitSequenceRecognizer(SpanRecognizer):
             groups = _said_groups(match.group())
             digits = "".join(groups)
             ctx = nearest_context(text, match.start())
+            if _COUNTRY_CODE.search(text, max(0, match.start() - 16), match.start()):
+                ctx = Context("phone", 0)  # "code" alone is a negative keyword
             got = classify_digits(
                 digits, [len(g) for g in groups], ctx, plus=match.group("plus") is not None
             )
