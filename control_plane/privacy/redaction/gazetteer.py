@@ -96,6 +96,7 @@ class Gazetteer:
 
     names: frozenset[str]
     common: frozenset[str]
+    firsts: frozenset[str]
     known: frozenset[str]  # every lowercase English word of either word list
 
     @classmethod
@@ -138,7 +139,7 @@ class Gazetteer:
             or (is_word(w) and w not in firsts)
         }
         known = lower | {w for w, f in freq.items() if f >= 1e-6}
-        return cls(frozenset(names), frozenset(common), frozenset(known - names))
+        return cls(frozenset(names), frozenset(common), frozenset(firsts), frozenset(known - names))
 
 
 _LETTER = r"\b[a-z]\b(?:[ \t]+as[ \t]+in[ \t]+[a-z]+(?:-[a-z]+)?)?"
@@ -198,6 +199,8 @@ class GazetteerPersonRecognizer(SpanRecognizer):
             j = i + 1
             while j < len(words) and self._continues(lower, words, j):
                 j += 1
+            while i > 0 and self._leads(lower, words, i - 1):
+                i -= 1  # "blessing adegbite": a first name that is a word, before a surname
             while j - 1 > i and words[j - 1].group() in _PARTICLES:
                 j -= 1
             start, end = words[i].start(), words[j - 1].end()
@@ -230,6 +233,15 @@ class GazetteerPersonRecognizer(SpanRecognizer):
             return None
         return 0.7 if cued else 0.55
 
+    def _leads(self, text: str, words: list[re.Match[str]], k: int) -> bool:
+        word = words[k].group()
+        return (
+            text[words[k].end() : words[k + 1].start()] == " "
+            and word in self._gaz.firsts
+            and word not in _NEVER
+            and word not in STOP_WORDS
+        )
+
     def _continues(self, text: str, words: list[re.Match[str]], j: int) -> bool:
         """Whether word ``j`` continues the name run that ends at word ``j - 1``."""
         gap = text[words[j - 1].end() : words[j].start()]
@@ -242,7 +254,12 @@ class GazetteerPersonRecognizer(SpanRecognizer):
             return False
         if word not in self._gaz.names:
             return word not in self._gaz.known and len(word) > 2
-        return word not in self._gaz.common or gap == "-" or words[j - 1].group() in _PARTICLES
+        if word not in self._gaz.common or gap == "-" or words[j - 1].group() in _PARTICLES:
+            return True
+        # a common-word middle or last name ("tony sandy garba", "mugdha lad") joins a run
+        # it sits inside, or ends one whose words are all uncommon names
+        nxt = words[j + 1].group() if j + 1 < len(words) else ""
+        return nxt in self._gaz.names and nxt not in self._gaz.common
 
 
 def _cased_score(text: str, word: re.Match[str], score: float) -> float | None:
