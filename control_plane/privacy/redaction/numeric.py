@@ -142,9 +142,13 @@ class DigitSequenceRecognizer(SpanRecognizer):
             ctx = nearest_context(text, match.start())
             if _COUNTRY_CODE.search(text, max(0, match.start() - 16), match.start()):
                 ctx = Context("phone", 0)  # "code" alone is a negative keyword
-            got = classify_digits(
-                digits, [len(g) for g in groups], ctx, plus=match.group("plus") is not None
-            )
+            plus = match.group("plus") is not None
+            got = classify_digits(digits, [len(g) for g in groups], ctx, plus=plus)
+            if got is None and (len(groups) > 1 or _GAP_WORD.search(match.group())):
+                # A correction whose attempt boundary the normaliser merged away: redact on
+                # what was said in full rather than let any attempt through.
+                said = _DIGITS.findall(match.group())
+                got = classify_digits("".join(said), [len(g) for g in said], ctx, plus=plus)
             if got is None:
                 continue
             start, end = match.span()
