@@ -137,7 +137,7 @@ class Gazetteer:
             if len(w) < 3
             or (freq.get(w, 0.0) >= COMMON_WORD_MIN_FREQUENCY and (is_word(w) or w not in firsts))
             or (is_word(w) and w not in firsts)
-        }
+        } | (_PARTICLES & names)
         known = lower | {w for w, f in freq.items() if f >= 1e-6}
         return cls(frozenset(names), frozenset(common), frozenset(firsts), frozenset(known - names))
 
@@ -157,7 +157,8 @@ def spelled_runs(text: str) -> Iterator[Finding]:
             r"\b[a-z]\b(?![ \t]+in\b)", re.sub(r"as in [a-z-]+", "", match.group())
         )
         hinted = " as in " in match.group()
-        if len(letters) < 2 or (len(letters) < 3 and not hinted):
+        spell_cue = "spell" in lower[max(0, match.start() - 20) : match.end() + 24]
+        if len(letters) < 2 or (len(letters) < 3 and not hinted and not spell_cue):
             continue
         if "".join(letters) in _ACRONYMS:
             continue
@@ -219,19 +220,21 @@ class GazetteerPersonRecognizer(SpanRecognizer):
 
     def _score(self, text: str, words: list[re.Match[str]], i: int) -> float | None:
         word = words[i].group().split("'")[0]
-        if word in _NEVER or word in STOP_WORDS or word in _PARTICLES or len(word) < 2:
+        if word in _NEVER or word in STOP_WORDS or len(word) < 2:
             return None
+        if word in self._gaz.names and word not in self._gaz.common:
+            return 0.6
+        if word not in self._gaz.names and (
+            word in self._gaz.known or len(word) < 3 or not _VOWEL.search(word)
+        ):
+            return None
+        # Only a common-word name or an unknown word needs its context (regexes are costly).
         before = bool(_CUE.search(text[max(0, words[i].start() - 24) : words[i].start()]))
         after = bool(_FOLLOW_CUE.match(text[words[i].end() : words[i].end() + 20]))
-        cued = before or after
         if word in self._gaz.names:
-            if word not in self._gaz.common:
-                return 0.6
             # "i'm running", "it's spelled": a verb form after a cue is not a name.
             return 0.75 if after or (before and not word.endswith(("ing", "ed"))) else None
-        if word in self._gaz.known or len(word) < 3 or not _VOWEL.search(word):
-            return None
-        return 0.7 if cued else 0.55
+        return 0.7 if before or after else 0.55
 
     def _leads(self, text: str, words: list[re.Match[str]], k: int) -> bool:
         word = words[k].group()

@@ -1,9 +1,9 @@
 """Issue 15 gate on the generated held-out side and the independence of its name sources.
 
 Only targets the redactor meets are asserted (no timing): every class recall >= 0.97,
-micro precision >= 0.90, over-redaction <= 3 %. Name-origin recall and verbatim leaks are
-gated at their measured floor so a regression shows; the issue's targets (>= 0.95 every
-origin, zero leaks) are not met yet and are reported by ``control-plane privacy evaluate``.
+every name origin >= 0.95, micro precision >= 0.90, over-redaction <= 3 %. Verbatim leaks
+are gated at their measured ceiling so a regression shows; the issue's target (zero) is
+not met yet and is reported by ``control-plane privacy evaluate``.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def test_every_class_recall_precision_and_over_redaction(test_report: Report) ->
 
 def test_origin_recall_and_leaks_do_not_regress(test_report: Report) -> None:
     table = format_report(test_report)
-    assert all(hit / total >= 0.90 for hit, total in test_report.origin_recall.values()), table
-    assert test_report.leaks <= 80, table
+    assert all(hit / total >= 0.95 for hit, total in test_report.origin_recall.values()), table
+    assert test_report.leaks <= 70, table
 
 
 @pytest.mark.parametrize(
