@@ -32,7 +32,8 @@ street or business word follows within four words (a street named after a person
 address recognizer's, which outscores it in the merge). Adjacent name words, hyphenated
 parts and particles ("de la", "bin", "van") join one span. Letters said one by one, with
 or without "as in" hints, are a spelled name, or an e-mail's local part when a spoken
-domain follows. A name run right after a street suffix is the address's city.
+domain follows. A name run right after a street suffix is the address's city, and so is
+any other word there after a house number ("2940 river road greenville").
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ _FOLLOW_CUE = re.compile(
 )
 _STREET_SUFFIXES = wordset(
     "street st avenue ave road rd boulevard blvd lane ln drive dr court ct terrace way place"
+)
+_AFTER_STREET = re.compile(
+    r"\d[^,.;!?]{0,60}?\b(?:street|avenue|road|boulevard|lane|drive|court|terrace|way|place)"
+    r"[ \t]+([a-z]{3,})\b"
 )
 _VOWEL = re.compile("[aeiouy]")
 _PARTICLES = wordset("de la del los das dos da di du van von der den bin ibn bint abu al el le")
@@ -182,6 +187,7 @@ class GazetteerPersonRecognizer(SpanRecognizer):
         """Yield runs of name words and spelled-out names."""
         yield from spelled_runs(text)
         lower = text.lower()
+        yield from self._cities(lower)
         words = list(_WORD.finditer(lower))
         cased = lower != text
         places = [
@@ -236,6 +242,13 @@ class GazetteerPersonRecognizer(SpanRecognizer):
             return 0.75 if after or (before and not word.endswith(("ing", "ed"))) else None
         return 0.7 if before or after else 0.55
 
+    def _cities(self, text: str) -> Iterator[Finding]:
+        """The word after a street suffix ("... cedar lane greenville") is the city."""
+        for match in _AFTER_STREET.finditer(text):
+            word = match.group(1)
+            if word not in STOP_WORDS and word not in _NEVER and word not in _PLACE:
+                yield Finding(EntityType.STREET_ADDRESS, match.start(1), match.end(1), 0.5)
+
     def _leads(self, text: str, words: list[re.Match[str]], k: int) -> bool:
         word = words[k].group()
         return (
@@ -262,7 +275,9 @@ class GazetteerPersonRecognizer(SpanRecognizer):
         # a common-word middle or last name ("tony sandy garba", "mugdha lad") joins a run
         # it sits inside, or ends one whose words are all uncommon names
         nxt = words[j + 1].group() if j + 1 < len(words) else ""
-        return nxt in self._gaz.names and nxt not in self._gaz.common
+        prev = words[j - 1].group()
+        after_first = prev in self._gaz.firsts and prev not in self._gaz.common
+        return after_first or (nxt in self._gaz.names and nxt not in self._gaz.common)
 
 
 def _cased_score(text: str, word: re.Match[str], score: float) -> float | None:

@@ -63,7 +63,7 @@ def test_every_class_recall_precision_and_over_redaction(test_report: Report) ->
 def test_origin_recall_and_leaks_do_not_regress(test_report: Report) -> None:
     table = format_report(test_report)
     assert all(hit / total >= 0.95 for hit, total in test_report.origin_recall.values()), table
-    assert test_report.leaks <= 70, table
+    assert test_report.leaks <= 45, table
 
 
 @pytest.mark.parametrize(
