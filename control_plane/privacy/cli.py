@@ -42,6 +42,45 @@ def redact(
     raise typer.Exit(code)
 
 
+_DEFAULT_CORPUS = Path("tests/data/redaction/generated/test.jsonl")
+
+
+@privacy_app.command("evaluate")
+def evaluate_command(
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Labeled JSON-lines corpus; repeat for several (default: held-out test)."
+        ),
+    ] = None,
+    errors: Annotated[bool, typer.Option(help="Also list missed and spurious spans.")] = False,
+) -> None:
+    """Print recall per type and name origin, precision, leaks and over-redaction.
+
+    The default corpus is the generated held-out test side (tests/data/redaction/generated,
+    see its build.py for which sources are independent of the redactor's gazetteer).
+    """
+    from control_plane.logs import configure_logging
+    from control_plane.privacy.redaction import Redactor
+    from control_plane.privacy.redaction.evaluate import (
+        format_report,
+        load_corpus,
+        mismatches,
+        report,
+    )
+
+    configure_logging("WARNING", stream=sys.stderr)
+    redactor = Redactor()
+    for path in corpus or [_DEFAULT_CORPUS]:
+        segments = load_corpus(path)
+        predicted = [r.entities for r in redactor.redact_many([s.text for s in segments])]
+        typer.echo(f"## {path} ({len(segments)} segments, span-overlap matching)")
+        typer.echo(format_report(report(segments, predicted)))
+        if errors:
+            for seg_id, kind, entity_type, _value in mismatches(segments, predicted):
+                typer.echo(f"  {seg_id:<14}{kind:<10}{entity_type.value}")
+
+
 @privacy_app.command("verify-receipt")
 def verify_receipt_command(
     file: Annotated[Path, typer.Argument(help="The receipt JSON (as returned by the API).")],

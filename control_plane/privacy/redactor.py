@@ -3,9 +3,16 @@ run off the event loop.
 
 ``workers == 0``: one :class:`Redactor` in one dedicated thread (spaCy objects are not
 shared between threads; a single thread also serialises the model). ``workers > 0``: the
-engine's process pool, for throughput on several cores. Either way the event loop only
-awaits, and a batch's findings come back as entities; session placeholders are rendered by
-the caller (``transcripts.py``), so nothing session-specific crosses a process boundary.
+engine's process pool, for throughput on several cores.
+
+Fail closed (issue 15): if the engine cannot load or a batch raises, every segment of the
+batch comes back as one ``REDACTION_FAILED`` span covering the whole text, so the caller
+stores only the mask; the count reaches the batch's audit record through
+``RedactionResult.counts`` and the failure is logged with its exception type only.
+
+Either way the event loop only awaits, and a batch's findings come back as entities;
+session placeholders are rendered by the caller (``transcripts.py``), so nothing
+session-specific crosses a process boundary.
 """
 
 from __future__ import annotations
@@ -15,7 +22,19 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from control_plane.privacy.redaction import RedactionResult, Redactor
+from control_plane.logs import get_logger
+from control_plane.privacy.redaction import Entity, EntityType, RedactionResult, Redactor
+from control_plane.privacy.redaction.spans import render
+
+_log = get_logger(__name__)
+
+
+def masked(texts: Sequence[str]) -> list[RedactionResult]:
+    """Each text as one ``REDACTION_FAILED`` span: what is stored when the engine fails."""
+    return [
+        render(t, [Entity(EntityType.REDACTION_FAILED, 0, len(t), 1.0)] if t else [], None)
+        for t in texts
+    ]
 
 
 class _Engine(Protocol):
@@ -57,9 +76,17 @@ class TranscriptRedactor:
         """Find PII in each text (no placeholders applied), off the event loop."""
         if not texts:
             return []
-        engine = await self._ready()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, engine.redact_many, list(texts))
+        try:
+            engine = await self._ready()
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(self._executor, engine.redact_many, list(texts))
+        except Exception as exc:  # fail closed: any engine failure masks the whole batch
+            _log.error("privacy.redaction_failed", reason=type(exc).__name__, segments=len(texts))
+            return masked(texts)
+        if len(results) != len(texts):
+            _log.error("privacy.redaction_failed", reason="result count", segments=len(texts))
+            return masked(texts)
+        return results
 
     async def aclose(self) -> None:
         closer = self._closer

@@ -42,6 +42,7 @@ from control_plane.crypto.service import ensure_data_key
 from control_plane.privacy.errors import CredentialSessionMismatch, TranscriptClosed
 from control_plane.privacy.placeholders import SessionPlaceholders
 from control_plane.privacy.redaction.spans import render
+from control_plane.privacy.redaction.types import EntityType
 from control_plane.privacy.tables import TranscriptSegment, TranscriptSession
 from control_plane.privacy.types import (
     PLACEHOLDER_FIELD,
@@ -69,6 +70,14 @@ def keeps_raw(session: VoiceSession, services: PrivacyServices) -> bool:
         return False
     asked = session.retention_class == services.privacy.keep_raw_retention_class
     return services.retention.store_raw_transcripts or asked
+
+
+def _stored_reason(counts: Counter[str], *, store_text: bool) -> str:
+    """Why the batch was stored; says so when a segment was masked whole (fail closed)."""
+    stored = " and stored" if store_text else ""
+    if counts.get(EntityType.REDACTION_FAILED.value):
+        return "redaction engine failed: segments fully masked" + stored
+    return "transcript segments redacted" + stored
 
 
 async def _reject(
@@ -289,7 +298,7 @@ async def store_transcript(
             outcome=Outcome.SUCCESS,
             actor=agent_actor(claims),
             target=session_id,
-            reason="transcript segments redacted" + (" and stored" if store_text else ""),
+            reason=_stored_reason(batch_counts, store_text=store_text),
             decision_id=decision.id,
             policy_version=decision.policy_version,
             request_id=request_id,

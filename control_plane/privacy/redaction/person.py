@@ -92,7 +92,7 @@ def _word_after(text: str, end: int) -> str:
     return match.group(1).lower() if match else ""
 
 
-def _is_place_or_business(text: str, start: int, end: int) -> bool:
+def is_place_or_business(text: str, start: int, end: int) -> bool:
     """Whether the words in and around a candidate make it a place or a business."""
     words = [w.lower().rstrip(".") for w in re.findall(r"[A-Za-z.']+", text[start:end])]
     nxt = _word_after(text, end)
@@ -127,7 +127,7 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
     words = text[start:end].lower().split()
     if len(words) == 1 and words[0] in _MONTHS:
         return None
-    return None if _is_place_or_business(text, start, end) else (start, end)
+    return None if is_place_or_business(text, start, end) else (start, end)
 
 
 class PersonRecognizer(SpanRecognizer):

@@ -24,9 +24,10 @@ _WRITTEN_EMAIL = re.compile(
     r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 )
 # " at gmail dot com", " at g mail dot com", " at company dot co dot uk", " at acme.com"
-_SPOKEN_DOMAIN = re.compile(
+SPOKEN_DOMAIN = re.compile(
     rf"(?i)[ \t]+at[ \t]+[a-z0-9][a-z0-9-]*(?:[ \t][a-z0-9][a-z0-9-]*)?"
     rf"(?:(?:[ \t]+dot[ \t]+|\.)[a-z0-9][a-z0-9-]*)*(?:[ \t]+dot[ \t]+|\.)(?:{_TLD})\b"
+    r"(?:(?:[ \t]+dot[ \t]+|\.)[a-z]{2}\b)?"  # a country code after it: "com dot mx"
 )
 _LOCAL_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9']*|[._-]")
 _LOCAL_SEPARATORS = frozenset({".", "_", "-", "dot", "period", "underscore", "dash", "hyphen"})
@@ -54,7 +55,7 @@ _NAME_STOP = (
 _NAME_WORD = rf"(?!(?i:{_NAME_STOP})\b)(?:[A-Za-z][A-Za-z'.-]*|\d{{1,3}}(?i:st|nd|rd|th))"
 _UNIT = (
     r"(?:,?[ \t]+(?i:apt|apartment|unit|suite|ste|number|no|floor|fl)\.?[ \t]*#?[ \t]*"
-    r"(?:\d+(?:[ \t]?[A-Z]\b)?|[A-Z]\d*\b)|,?[ \t]*#[ \t]*\d+[A-Za-z]?)"
+    r"(?:\d+(?:[ \t]?[A-Za-z]\b)?|[A-Z]\d*\b)|,?[ \t]*#[ \t]*\d+[A-Za-z]?)"
 )
 _ADDRESS = re.compile(
     rf"(?<![\w.,-])\d{{1,6}}[A-Za-z]?\b[ \t]+"
@@ -118,7 +119,7 @@ class EmailRecognizer(SpanRecognizer):
         """Yield written addresses, then spoken ones anchored on " at <domain> dot <tld>"."""
         for match in _WRITTEN_EMAIL.finditer(text):
             yield Finding(EntityType.EMAIL_ADDRESS, match.start(), match.end(), 0.95)
-        for match in _SPOKEN_DOMAIN.finditer(text):
+        for match in SPOKEN_DOMAIN.finditer(text):
             start = _local_part_start(text, match.start())
             if start is not None:
                 yield Finding(EntityType.EMAIL_ADDRESS, start, match.end(), 0.9)

@@ -21,6 +21,8 @@ class EntityType(StrEnum):
     BANK_ACCOUNT = "BANK_ACCOUNT"
     IP_ADDRESS = "IP_ADDRESS"
     IBAN = "IBAN"
+    # The whole segment, masked because the engine failed on it (fail closed, issue 15).
+    REDACTION_FAILED = "REDACTION_FAILED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@ only redacted text is stored, encrypted; every bad worker bearer is refused."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from control_plane.agents.tables import WorkerCredential
+from control_plane.audit.tables import AuditRecord
 from control_plane.crypto.envelope import decrypt
 from control_plane.crypto.service import find_data_key
 from control_plane.privacy.finalize import finalize_session
+from control_plane.privacy.redaction import RedactionResult
 from control_plane.privacy.tables import TranscriptSegment, TranscriptSession
 from control_plane.privacy.types import RAW_FIELD, REDACTED_FIELD
 from control_plane.store.uow import unit_of_work
@@ -302,3 +305,38 @@ async def test_worker_bearer_matrix(app: RunningApp, harness_env: HarnessEnv) ->
         assert response.json()["detail"] == "authentication required"
         assert response.headers["www-authenticate"].startswith("Bearer")
     assert (await post_transcript(app, a["session_id"], cred_a, segs)).status_code == 201
+
+
+class _BrokenEngine:
+    """An engine whose recognizers crash (the fail-closed seam, issue 15)."""
+
+    def redact_many(self, texts: Sequence[str]) -> list[RedactionResult]:
+        raise RuntimeError("recognizer crashed")
+
+
+async def test_a_failing_engine_stores_only_a_full_mask_and_audits_it(
+    app: RunningApp, harness_env: HarnessEnv, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await create_session(app, bearer(harness_env, "alice"), with_agent=True)
+    sid = session["session_id"]
+    credential = await worker_credential(app, sid)
+    monkeypatch.setattr(app.state.redactor, "_engine", _BrokenEngine())
+    response = await post_transcript(app, sid, credential, CANARY_SEGMENTS)
+    assert response.status_code == 201, response.text
+    assert response.json()["entity_counts"] == {"REDACTION_FAILED": len(CANARY_SEGMENTS)}
+    texts = [redacted for redacted, _raw in await _stored_texts(app, sid)]
+    assert texts
+    assert all(re.fullmatch(r"<REDACTION_FAILED_\d+>", t) for t in texts), texts
+    assert scan_database(database_url) == []
+    async with unit_of_work(app.state.engine) as tx:
+        records = (
+            await tx.exec(
+                select(AuditRecord).where(
+                    col(AuditRecord.event_type) == "privacy.transcript_stored",
+                    col(AuditRecord.target) == sid,
+                )
+            )
+        ).all()
+    assert [r.reason for r in records] == [
+        "redaction engine failed: segments fully masked and stored"
+    ]

@@ -64,7 +64,8 @@ def test_corpus_size_and_coverage(corpus: list[LabeledSegment]) -> None:
     assert len(corpus) >= 150
     assert len({s.id for s in corpus}) == len(corpus)
     support = Counter(e.type for s in corpus for e in s.entities)
-    assert all(support[t] >= 12 for t in EntityType), support
+    detected = [t for t in EntityType if t is not EntityType.REDACTION_FAILED]
+    assert all(support[t] >= 12 for t in detected), support
     negatives = [s for s in corpus if not s.entities]
     assert len(negatives) >= 40
 
