@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.agents.dispatches import list_room_dispatches
 from control_plane.clock import as_utc
-from control_plane.identity.service import subject_status
+from control_plane.identity.subjects import subject_status
 from control_plane.livekit.correlation import TOKEN_ID_ATTRIBUTE
 from control_plane.livekit.facts import (
     ConnectionFact,

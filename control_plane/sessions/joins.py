@@ -31,12 +31,12 @@ from control_plane.authz.types import (
     AuthzRequest,
     SessionId,
     SessionResource,
-    SubjectId,
     TenantId,
 )
 from control_plane.clock import as_utc
 from control_plane.errors import ControlPlaneError
-from control_plane.identity.service import ensure_subjects
+from control_plane.identity.subjects import ensure_subjects
+from control_plane.identity.types import SubjectId
 from control_plane.livekit.errors import LiveKitUnavailable
 from control_plane.risk.anomaly import RiskFinding, mfa_login_time, risk_findings, score_of
 from control_plane.sessions.errors import MintUnavailable, SessionEnded, SessionNotFound

@@ -21,14 +21,14 @@ from control_plane.authz.types import (
     PrincipalRef,
     SessionId,
     SessionResource,
-    SubjectId,
     TenantId,
     TenantResource,
 )
 from control_plane.clock import as_utc
 from control_plane.crypto.digest import secret_digest
-from control_plane.identity.service import ensure_subject
+from control_plane.identity.subjects import ensure_subject
 from control_plane.identity.tables import Subject
+from control_plane.identity.types import SubjectId
 from control_plane.sessions.errors import InviteInvalid, SessionEnded, SessionNotFound, TtlTooLong
 from control_plane.sessions.joins import JoinRequest, Minter, mint_join
 from control_plane.sessions.tables import SessionInvite, SessionMember, VoiceSession
