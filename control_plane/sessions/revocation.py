@@ -11,7 +11,8 @@ re-kick window even after an unlock, because LiveKit keeps refreshing them (ASVS
 Nobody locks their own subject (refused with 409, audited): so every lock leaves the
 administrator who made it active, and the last active administrator can never be locked
 by hand. A lock that outlived an erasure (``identity.suppression``) is lifted by an
-unlock like any other.
+unlock like any other. The status itself changes in ``identity.subjects``
+(``change_subject_status``), as for every other writer.
 """
 
 from __future__ import annotations
