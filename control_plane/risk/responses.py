@@ -5,10 +5,10 @@ configured response takes effect.
 - ``step_up``: as alert, with a severity of at least ``high``, so the subject's
   ``risk_score`` reaches the policies' high-risk threshold and the high-risk forbids deny
   every media action until the subject logs in again with MFA (``anomaly.risk_score``).
-- ``lock``: as step_up, and the subject is locked (``identity.subjects.
-  change_subject_status`` to ``locked``: Cedar's
-  forbid-locked-principal refuses everything), its browser sessions revoked, its live
-  participation removed through the injected ``SubjectEvictor``, audited SUBJECT_LOCKED.
+- ``lock``: as step_up, and the subject is locked (``identity.subjects``
+  ``change_subject_status``; Cedar's forbid-locked-principal refuses everything), its
+  browser sessions revoked, its live participation removed through the injected
+  ``SubjectEvictor``, audited SUBJECT_LOCKED.
 
 A finding without a subject (failures per address) can only alert.
 """
