@@ -190,11 +190,15 @@ THREATS: tuple[Threat, ...] = (
         asset="live session media",
         entry_point="POST /v1/sessions, POST /v1/sessions/{id}/token",
         mitigation="Grants computed from Cedar decisions only, every grant explicit, explicit "
-        "publish sources; never roomAdmin/roomCreate/agent/hidden/recorder/canUpdateOwnMetadata.",
+        "publish sources; never roomAdmin/roomCreate/agent/hidden/recorder/canUpdateOwnMetadata "
+        "(FORBIDDEN_VIDEO_GRANTS, checked by join_claims: no token otherwise).",
         tests=(
             f"{_MINT}::test_member_creates_session_and_gets_least_privilege_token",
             f"{_JOIN}::test_member_token_joins_its_room_with_microphone_only",
             f"{_JOIN}::test_video_is_granted_only_where_the_session_allows_it",
+            "tests/unit/tokens/test_claims.py::test_join_claims_never_carry_a_forbidden_grant",
+            "tests/unit/tokens/test_claims.py::"
+            "test_the_guard_refuses_every_forbidden_grant_set_to_anything_but_false",
         ),
         references=("livekit.md §1",),
     ),

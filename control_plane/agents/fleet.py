@@ -24,7 +24,7 @@ from control_plane.authz.principals import cedar_principal
 from control_plane.authz.recording import record_decisions
 from control_plane.authz.service import decide
 from control_plane.authz.types import Action, AuthzRequest, TenantId, TenantResource
-from control_plane.identity.service import ensure_subject
+from control_plane.identity.subjects import ensure_subject
 from control_plane.identity.types import Principal
 
 MAX_ACTIVE_JOBS = 10_000

@@ -44,7 +44,7 @@ from control_plane.authz.types import (
     TenantId,
 )
 from control_plane.clock import as_utc
-from control_plane.identity.service import ensure_subject
+from control_plane.identity.subjects import ensure_subject
 from control_plane.identity.types import Principal
 from control_plane.privacy.errors import CredentialSessionMismatch
 from control_plane.risk.limiter import RateLimiter

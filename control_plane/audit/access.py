@@ -32,7 +32,7 @@ from control_plane.authz.types import (
     TenantId,
     TenantResource,
 )
-from control_plane.identity.service import ensure_subject
+from control_plane.identity.subjects import ensure_subject
 from control_plane.identity.types import Principal
 from control_plane.risk.limiter import RateLimiter
 from control_plane.risk.service import enforce_limit

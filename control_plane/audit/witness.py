@@ -213,9 +213,11 @@ async def verify_witnessed(
     public_keys: Sequence[Ed25519PublicKey],
     witness_file: Path | None,
     pace: Pace = yield_once,
+    batch: int = WITNESS_BATCH,
 ) -> VerifyReport:
     """``verify_audit_paced`` with the trusted keys (oldest first, current last), then
-    every checkpoint the witness file holds (none when there is no file)."""
+    every checkpoint the witness file holds (none when there is no file), ``batch`` of
+    them per read transaction."""
     *previous, current = public_keys
     report = await verify_audit_paced(
         engine, public_key=current, previous_public_keys=previous, pace=pace
@@ -232,11 +234,11 @@ async def verify_witnessed(
             witness_problem=WitnessProblem(0, None, f"unreadable ({type(exc).__name__})"),
         )
     problem = None
-    for start in range(0, len(copies), WITNESS_BATCH):  # short reads, giving way between
+    for start in range(0, len(copies), batch):  # short reads, giving way between
         async with unit_of_work(engine) as tx:
             problem = await check_witness(
                 tx,
-                copies[start : start + WITNESS_BATCH],
+                copies[start : start + batch],
                 public_keys=public_keys,
                 first_kept_seq=report.first_seq,
             )

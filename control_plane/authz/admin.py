@@ -25,7 +25,7 @@ from control_plane.authz.types import (
     TenantId,
     TenantResource,
 )
-from control_plane.identity.service import ensure_subject
+from control_plane.identity.subjects import ensure_subject
 from control_plane.identity.types import Principal
 
 

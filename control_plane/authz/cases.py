@@ -36,11 +36,11 @@ from control_plane.authz.types import (
     RiskLevel,
     SessionId,
     SessionResource,
-    SubjectId,
     SubjectResource,
     TenantId,
     TenantResource,
 )
+from control_plane.identity.types import SubjectId
 
 # Serialisation edge: case files and request bodies are untyped JSON until parsed here.
 JsonObject = Mapping[str, Any]

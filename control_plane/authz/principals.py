@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from control_plane.authz.types import PrincipalRef, SubjectId, TenantId
-from control_plane.identity.types import Principal
+from control_plane.authz.types import PrincipalRef, TenantId
+from control_plane.identity.types import Principal, SubjectId, SubjectStatus
 
 
 def cedar_principal(principal: Principal, *, subject_status: str) -> PrincipalRef:
@@ -13,7 +13,7 @@ def cedar_principal(principal: Principal, *, subject_status: str) -> PrincipalRe
         tenant=TenantId(principal.tenant),
         groups=principal.groups,
         email_verified=principal.email_verified,
-        locked=subject_status != "active",
+        locked=subject_status != SubjectStatus.ACTIVE,
         amr=frozenset(principal.amr),
         acr=principal.acr or "",
     )

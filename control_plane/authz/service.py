@@ -14,7 +14,6 @@ import cedarpy
 
 from control_plane.authz.engine import PolicyInfo, PolicySnapshot
 from control_plane.authz.entities import build_cedar_request, build_entities, mask_request
-from control_plane.authz.errors import AccessDenied
 from control_plane.authz.memo import Answer
 from control_plane.authz.types import (
     AuthzRequest,
@@ -211,13 +210,6 @@ def decide(
 ) -> Decision:
     """Decide one request: allowed only if a permit matched, no forbid did and nothing failed."""
     return _evaluate_group(snapshot, [request], [decision_id or _new_id()])[0]
-
-
-def ensure_allowed(decision: Decision) -> Decision:
-    """Return the decision if it allows; otherwise raise `AccessDenied` quoting its id."""
-    if not decision.allowed:
-        raise AccessDenied(decision.id)
-    return decision
 
 
 def _reasons(decision: Decision, policies: Sequence[PolicyInfo]) -> tuple[str, ...]:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NewType, TypeAlias
 
-SubjectId = NewType("SubjectId", str)
-"""Pseudonymous subject id (stable per user and tenant, unlinkable after erasure)."""
+from control_plane.identity.types import SubjectId
+
 TenantId = NewType("TenantId", str)
 SessionId = NewType("SessionId", str)
 AgentId = NewType("AgentId", str)

@@ -22,10 +22,6 @@ from control_plane.identity.token_cache import VerifiedTokenCache
 MAX_KEYS = 64
 
 
-def _optional_str(value: object) -> str | None:
-    return str(value) if value else None
-
-
 @dataclass(frozen=True)
 class ProviderMetadata:
     issuer: str

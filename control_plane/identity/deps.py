@@ -19,6 +19,7 @@ from control_plane.identity.browser import check_csrf, resolve_browser_session
 from control_plane.identity.claims import principal_from_claims
 from control_plane.identity.errors import AuthenticationFailed, CsrfRejected
 from control_plane.identity.pseudonym import pseudonymize_address
+from control_plane.identity.service import LoginServices
 from control_plane.identity.types import AuthMethod, Principal
 from control_plane.identity.verify import verify_access_token
 from control_plane.risk.deps import ClientAddress, address_of
@@ -42,6 +43,17 @@ def login_cookie_name(state: AppState) -> str:
     secure = state.settings.server.public_base_url.startswith("https://")
     name = state.settings.browser.login_cookie_name
     return name if secure else name.removeprefix("__Host-")
+
+
+def login_services(state: AppState) -> LoginServices:
+    """The values login and logout use, from the application state."""
+    return LoginServices(
+        oidc=state.oidc,
+        browser=state.settings.browser,
+        pseudonym_key=state.keys.pseudonym_key,
+        session_secret=state.keys.session_secret,
+        count_failure=state.risk.observe_auth_failure,
+    )
 
 
 async def _authenticate(request: Request, state: AppState, tx: AsyncSession) -> Principal:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from control_plane.errors import Forbidden, Invalid, Unauthenticated, Unavailable
+from control_plane.errors import Forbidden, Invalid, NotFound, Unauthenticated, Unavailable
 
 
 class AuthenticationFailed(Unauthenticated):
@@ -37,3 +37,8 @@ class ReturnToRefused(Invalid):
 
     code = "return_to_refused"
     default_message = "return_to must be a relative path on this site"
+
+
+class SubjectNotFound(NotFound):
+    code = "subject_not_found"
+    default_message = "subject not found"

@@ -82,6 +82,15 @@ def oauth_error_code(value: object) -> str:
     return value if isinstance(value, str) and value in OAUTH_ERRORS else "other"
 
 
+def token_exchange_error(exc: Exception) -> LoginFailed | IdentityProviderUnavailable:
+    """Our error for a failed code exchange (pure): an authlib error is the provider's
+    refusal, quoted only by a known OAuth error code; anything else (httpx transport
+    failures raised through authlib) means the provider is unavailable."""
+    if isinstance(exc, AuthlibBaseError):
+        return LoginFailed(f"token exchange refused: {oauth_error_code(exc.error)}")
+    return IdentityProviderUnavailable()
+
+
 def _oauth_client(oidc: OidcClient) -> AsyncOAuth2Client:
     settings = oidc.settings
     return AsyncOAuth2Client(
@@ -224,10 +233,8 @@ async def complete_login(
                 code_verifier=pending.code_verifier,
                 redirect_uri=oidc.settings.redirect_uri,
             )
-    except AuthlibBaseError as exc:
-        raise LoginFailed(f"token exchange refused: {oauth_error_code(exc.error)}") from exc
-    except Exception as exc:  # transport failures from httpx inside authlib
-        raise IdentityProviderUnavailable() from exc
+    except Exception as exc:  # authlib's errors, and transport failures from httpx inside it
+        raise token_exchange_error(exc) from exc
     id_token = token.get("id_token") if isinstance(token, dict) else None
     if not isinstance(id_token, str) or not isinstance(token.get("access_token"), str):
         raise LoginFailed("token response without id_token")

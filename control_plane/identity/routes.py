@@ -11,7 +11,12 @@ from fastapi.responses import RedirectResponse
 
 from control_plane.deps import RequestId, State, Tx
 from control_plane.identity import service
-from control_plane.identity.deps import CurrentPrincipal, cookie_name, login_cookie_name
+from control_plane.identity.deps import (
+    CurrentPrincipal,
+    cookie_name,
+    login_cookie_name,
+    login_services,
+)
 from control_plane.identity.schemas import BrowserSessionOut, LogoutResponse, WhoAmI
 from control_plane.risk.deps import AuthRateLimit, ClientAddress
 from control_plane.state import AppState
@@ -67,7 +72,12 @@ async def login(
     return_to: str | None = None,
 ) -> RedirectResponse:
     started = await service.begin_login(
-        tx, state=state, return_to=return_to, address=address, request_id=request_id
+        tx,
+        services=login_services(state),
+        return_to=return_to,
+        address=address,
+        request_id=request_id,
+        now=state.clock(),
     )
     response = RedirectResponse(started.url, status_code=status.HTTP_302_FOUND)
     _set_cookie(
@@ -94,11 +104,12 @@ async def callback(
 ) -> Response:
     finished = await service.finish_login(
         tx,
-        state=state,
+        services=login_services(state),
         query=request.query_params.multi_items(),
         binding=request.cookies.get(login_cookie_name(state)),
         address=address,
         request_id=request_id,
+        now=state.clock(),
     )
     response = RedirectResponse(finished.return_to, status_code=status.HTTP_302_FOUND)
     _set_cookie(
@@ -125,7 +136,9 @@ async def whoami(
     request: Request, response: Response, principal: CurrentPrincipal, state: State
 ) -> WhoAmI:
     csrf = service.issue_csrf(
-        state, principal=principal, cookie_value=request.cookies.get(cookie_name(state))
+        session_secret=state.keys.session_secret,
+        principal=principal,
+        cookie_value=request.cookies.get(cookie_name(state)),
     )
     _no_store(response)
     return WhoAmI(
@@ -154,10 +167,11 @@ async def logout(
 ) -> LogoutResponse:
     url = await service.logout(
         tx,
-        state=state,
+        oidc=state.oidc,
         principal=principal,
         cookie_value=request.cookies.get(cookie_name(state)),
         request_id=request_id,
+        now=state.clock(),
     )
     _clear_cookie(response, state, cookie_name(state))
     _no_store(response)

@@ -17,7 +17,7 @@ class Subject(SQLModel, table=True):
     tenant: str = Field(max_length=128)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     last_seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    status: str = Field(default="active", max_length=16)  # active | locked | erasing
+    status: str = Field(default="active", max_length=16)  # SubjectStatus (identity.subjects)
     status_reason: str = Field(default="", max_length=256)
     status_changed_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)

@@ -8,6 +8,15 @@ from enum import StrEnum
 from typing import NewType
 
 SubjectId = NewType("SubjectId", str)
+"""Pseudonymous subject id (stable per user and tenant, unlinkable after erasure)."""
+
+
+class SubjectStatus(StrEnum):
+    """Where a subject stands. Only ``active`` may act; the others are locked for Cedar."""
+
+    ACTIVE = "active"
+    LOCKED = "locked"
+    ERASING = "erasing"  # within the erasure's transaction; then the row is gone
 
 
 class AuthMethod(StrEnum):

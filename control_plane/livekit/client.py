@@ -1,8 +1,10 @@
 """The LiveKit server API (rooms, participants, agent dispatch) behind one Protocol.
 
-livekit-api errors are translated here (``raise ... from``): a missing room or participant
-becomes ``LiveKitNotFound``, anything else ``LiveKitUnavailable``. Tests swap in a fake that
-implements ``LiveKitRooms``; integration tests use the real server.
+livekit-api errors are translated here (``raise ... from``, ``livekit_error``): a server
+error that says "not found" (a room, participant or dispatch) becomes ``LiveKitNotFound``;
+any other server error, and every transport failure or timeout, ``LiveKitUnavailable``.
+Without an API key ``UnconfiguredLiveKit`` refuses every call. There is no fake: tests
+run against the real livekit-server, or pass ``UnconfiguredLiveKit`` to ``create_app``.
 """
 
 from __future__ import annotations
@@ -90,6 +92,22 @@ def _epoch_seconds(value: int) -> int:
     return value // 1_000_000_000
 
 
+LIVEKIT_ERRORS: tuple[type[BaseException], ...] = (
+    api.TwirpError,  # livekit-api's ServerError (SipCallError is one)
+    aiohttp.ClientError,
+    TimeoutError,
+    OSError,
+)
+"""What a livekit-api call may raise: all translated (a completeness test checks it)."""
+
+
+def livekit_error(exc: BaseException) -> LiveKitNotFound | LiveKitUnavailable:
+    """Our error for a livekit-api failure (pure; never quotes the server's message)."""
+    if isinstance(exc, api.TwirpError) and (exc.status == 404 or exc.code == "not_found"):
+        return LiveKitNotFound()
+    return LiveKitUnavailable()
+
+
 class LiveKitClient:
     """livekit-api's LiveKitAPI with explicit timeouts and error translation."""
 
@@ -105,12 +123,8 @@ class LiveKitClient:
     async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
         try:
             return await make()
-        except api.TwirpError as exc:
-            if exc.status == 404 or exc.code == "not_found":
-                raise LiveKitNotFound() from exc
-            raise LiveKitUnavailable() from exc
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise LiveKitUnavailable() from exc
+        except LIVEKIT_ERRORS as exc:
+            raise livekit_error(exc) from exc
 
     async def create_room(
         self, *, name: str, empty_timeout: int, departure_timeout: int, max_participants: int

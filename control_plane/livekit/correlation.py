@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from control_plane.identity.types import SubjectStatus
 from control_plane.livekit.facts import (
     DispatchFact,
     JoinFacts,
@@ -310,7 +311,7 @@ def explain_join(facts: JoinFacts, *, now: datetime) -> JoinVerdict:
         reasons.extend(connection_reasons(facts))
     if facts.subject_status is None:
         reasons.append(JoinReason.SUBJECT_UNKNOWN)
-    elif facts.subject_status != "active":
+    elif facts.subject_status != SubjectStatus.ACTIVE:
         reasons.append(JoinReason.SUBJECT_NOT_ACTIVE)
     if row is not None:
         reasons.extend(

@@ -45,7 +45,8 @@ BUSY_PAUSE_SECONDS = 0.5
 # Processing starts an event only between deliveries: an event holds the loop for ~4 ms,
 # and a delivery takes several turns of the loop, so interleaving the two (even at a few
 # hundred deliveries/s, before "busy" is detected) added 20-60 ms to acknowledgements.
-# It waits for a quiet moment at most this long, so a flood cannot stop processing.
+# It waits for a quiet moment at most this long, so a flood cannot stop processing
+# (the default of ``WebhookIntake(quiet_wait_seconds=...)``).
 QUIET_WAIT_SECONDS = 0.25
 
 
@@ -65,8 +66,10 @@ class WebhookIntake:
         on_stored: Callable[[Sequence[str]], None],
         max_batch: int = MAX_BATCH,
         monotonic: Callable[[], float] = time.monotonic,
+        quiet_wait_seconds: float = QUIET_WAIT_SECONDS,
     ) -> None:
         self._monotonic = monotonic
+        self._quiet_wait_seconds = quiet_wait_seconds
         self._on_stored = on_stored
         self._writer: GroupCommit[dict[str, object], bool] = GroupCommit(
             engine,
@@ -121,7 +124,7 @@ class WebhookIntake:
         await asyncio.sleep(0)
         if self._in_flight:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(QUIET_WAIT_SECONDS):
+                async with asyncio.timeout(self._quiet_wait_seconds):
                     await self._quiet.wait()
 
     async def pace(self) -> None:

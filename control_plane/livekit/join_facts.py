@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from control_plane.agents.dispatches import list_room_dispatches
 from control_plane.clock import as_utc
-from control_plane.identity.service import subject_status
+from control_plane.identity.subjects import subject_status
 from control_plane.livekit.correlation import TOKEN_ID_ATTRIBUTE
 from control_plane.livekit.facts import (
     ConnectionFact,
@@ -27,6 +27,7 @@ from control_plane.livekit.facts import (
 from control_plane.livekit.remediation import list_active_removals
 from control_plane.livekit.tables import Participation
 from control_plane.livekit.types import DispatchView, ParticipantView
+from control_plane.sessions.types import SessionStatus
 from control_plane.tokens.service import find_ledger_row
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ async def gather_join_facts(
         SessionFact(
             session_id=str(session["id"]),
             room=str(session["room_name"]),
-            is_active=session["status"] == "active",
+            is_active=session["status"] == SessionStatus.ACTIVE,
             expires_at=as_utc(session["expires_at"]),
             ended_at=as_utc(session["ended_at"]) if session["ended_at"] else None,
         )

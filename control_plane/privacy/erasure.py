@@ -43,19 +43,20 @@ from control_plane.authz.types import (
     Action,
     AuthzRequest,
     PrincipalRef,
-    SubjectId,
     SubjectResource,
     TenantId,
 )
 from control_plane.crypto.keyring import KeyRing
 from control_plane.crypto.service import destroy_data_key
+from control_plane.identity.errors import SubjectNotFound
+from control_plane.identity.subjects import change_subject_status, is_active
 from control_plane.identity.suppression import LOCKED_BEFORE_ERASURE, suppress_subject
 from control_plane.identity.tables import Subject
-from control_plane.identity.types import Principal
+from control_plane.identity.types import Principal, SubjectId, SubjectStatus
 from control_plane.livekit.remediation import Wake
 from control_plane.logs import get_logger
 from control_plane.privacy.erasure_map import SUBJECT_ROWS, SUBJECT_TEXT
-from control_plane.privacy.errors import ErasureBlocked, SubjectNotFound
+from control_plane.privacy.errors import ErasureBlocked
 from control_plane.privacy.receipt import build_receipt
 from control_plane.privacy.retention import delete_session_rows
 from control_plane.privacy.tables import ErasureRequest
@@ -83,7 +84,7 @@ def cedar_user(principal: Principal, subject: Subject | None) -> PrincipalRef:
         tenant=TenantId(principal.tenant),
         groups=principal.groups,
         email_verified=principal.email_verified,
-        locked=subject is not None and subject.status != "active",
+        locked=subject is not None and not is_active(subject.status),
         amr=frozenset(principal.amr),
         acr=principal.acr or "",
     )
@@ -273,14 +274,12 @@ async def erase_subject(
         await _block(tx, record, reason="subject under legal hold", now=now)
     if await _held_sessions(tx, subject_id):
         await _block(tx, record, reason="a session of the subject is under legal hold", now=now)
-    if target is not None and target.status == "locked":
+    if target is not None and target.status == SubjectStatus.LOCKED:
         await suppress_subject(
             tx, subject_id=subject_id, tenant=tenant, reason_code=LOCKED_BEFORE_ERASURE, now=now
         )
     if target is not None:
-        target.status, target.status_reason, target.status_changed_at = "erasing", "erasure", now
-        tx.add(target)
-        await tx.flush()
+        await change_subject_status(tx, target, to=SubjectStatus.ERASING, reason="erasure", now=now)
     live = await end_live_participation(
         tx, services=services, subject_id=subject_id, actor=requester.subject_id, now=now
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from control_plane.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from control_plane.errors import Conflict, Forbidden, Unauthenticated
 
 
 class WorkerAuthenticationFailed(Unauthenticated):
@@ -25,8 +25,3 @@ class ErasureBlocked(Conflict):
         "erasure is suspended: the data is under a legal hold (GDPR Art. 17(3)(e)); "
         "the request was recorded"
     )
-
-
-class SubjectNotFound(NotFound):
-    code = "subject_not_found"
-    default_message = "subject not found"

@@ -38,6 +38,7 @@ from control_plane.privacy.types import RAW_FIELD, REDACTED_FIELD, FinalizeRepor
 from control_plane.sessions.errors import SessionNotFound
 from control_plane.sessions.lifecycle import end_session_record
 from control_plane.sessions.tables import VoiceSession
+from control_plane.sessions.types import SessionStatus
 from control_plane.store.uow import unit_of_work
 
 WINDOW_BYTES = 12 * 1024  # below the engine's 16 KiB input cap
@@ -142,7 +143,7 @@ async def finalize_session(
                     key, after.encode(), table=REDACTED_FIELD, record_id=segment.id
                 )
                 rewritten += 1
-    if session.status == "active":
+    if session.status == SessionStatus.ACTIVE:
         # Still live (room_finished raced the end, or the end job is not running): end it
         # the regular way, after the pass (the audit lock is taken from here on).
         await end_session_record(
@@ -207,7 +208,7 @@ async def list_due_sessions(tx: AsyncSession, *, now: datetime, limit: int) -> l
             .where(col(VoiceSession.finalized_at).is_(None))
             .where(
                 or_(
-                    col(VoiceSession.status) != "active",
+                    col(VoiceSession.status) != SessionStatus.ACTIVE,
                     col(VoiceSession.expires_at) <= now - EXPIRY_GRACE,
                 )
             )
@@ -249,4 +250,6 @@ async def finalize_due_sessions(
 
 async def _expired(tx: AsyncSession, session_id: str, now: datetime) -> bool:
     session = await tx.get(VoiceSession, session_id)
-    return bool(session and session.status == "active" and as_utc(session.expires_at) <= now)
+    return bool(
+        session and session.status == SessionStatus.ACTIVE and as_utc(session.expires_at) <= now
+    )

@@ -22,14 +22,13 @@ from control_plane.authz.types import (
     AuthzRequest,
     Decision,
     Resource,
-    SubjectId,
     SubjectResource,
     TenantId,
 )
+from control_plane.identity.errors import SubjectNotFound
 from control_plane.identity.tables import Subject
-from control_plane.identity.types import Principal
+from control_plane.identity.types import Principal, SubjectId
 from control_plane.privacy.erasure import cedar_user
-from control_plane.privacy.errors import SubjectNotFound
 from control_plane.sessions.service import get_session, session_resource
 
 

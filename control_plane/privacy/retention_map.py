@@ -1,10 +1,11 @@
 """The data map: every stored table, its retention class and the clock that starts it.
 
 Pure data, no I/O. The reconciler (``retention.py``) enforces it; the completeness test
-(``tests/unit/privacy/test_retention_map.py``) fails when a table in the store metadata is
-neither mapped here nor exempted with a reason. Another domain that adds a table adds one
-``RetentionTarget`` (or a cascade entry) here; tables not present in the metadata are
-skipped, so the map may name tables a domain has not shipped yet.
+(``tests/unit/privacy/test_data_map.py``) fails when a table in the store metadata is
+neither mapped here nor exempted with a reason, or when a mapped column does not exist.
+Another domain that adds a table adds one ``RetentionTarget`` (or a cascade entry) here.
+The reconciler skips a mapped table that is absent from the metadata, and logs
+``retention.target_unusable`` for a mapped column that is missing.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ from control_plane.privacy.types import (
 from control_plane.risk.service import audit_rejection
 from control_plane.sessions.service import get_session, session_resource
 from control_plane.sessions.tables import VoiceSession
+from control_plane.sessions.types import SessionStatus
 
 NO_STORAGE = "no_storage"
 
@@ -193,7 +194,7 @@ def add_counts(base: Mapping[str, int], extra: Mapping[str, int]) -> dict[str, i
 def _is_closed(session: VoiceSession, now: datetime) -> bool:
     return (
         session.finalized_at is not None
-        or session.status != "active"
+        or session.status != SessionStatus.ACTIVE
         or as_utc(session.expires_at) <= now
     )
 

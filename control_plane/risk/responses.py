@@ -5,9 +5,10 @@ configured response takes effect.
 - ``step_up``: as alert, with a severity of at least ``high``, so the subject's
   ``risk_score`` reaches the policies' high-risk threshold and the high-risk forbids deny
   every media action until the subject logs in again with MFA (``anomaly.risk_score``).
-- ``lock``: as step_up, and the subject is locked (``status = locked``: Cedar's
-  forbid-locked-principal refuses everything), its browser sessions revoked, its live
-  participation removed through the injected ``SubjectEvictor``, audited SUBJECT_LOCKED.
+- ``lock``: as step_up, and the subject is locked (``identity.subjects``
+  ``change_subject_status``; Cedar's forbid-locked-principal refuses everything), its
+  browser sessions revoked, its live participation removed through the injected
+  ``SubjectEvictor``, audited SUBJECT_LOCKED.
 
 A finding without a subject (failures per address) can only alert.
 """
@@ -22,8 +23,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.identity.browser import revoke_all_browser_sessions
-from control_plane.identity.service import find_subject
-from control_plane.identity.types import SubjectId
+from control_plane.identity.subjects import change_subject_status, find_subject
+from control_plane.identity.types import SubjectId, SubjectStatus
 from control_plane.risk.anomaly import raise_anomaly
 from control_plane.risk.detectors import Finding
 from control_plane.risk.tables import Anomaly
@@ -98,14 +99,10 @@ async def lock_for_anomaly(
 ) -> bool:
     """Lock an active subject because of ``anomaly``; False if it was not active."""
     subject = await find_subject(tx, subject_id)
-    if subject is None or subject.status != "active":
+    if subject is None or subject.status != SubjectStatus.ACTIVE:
         return False
     reason = f"anomaly {anomaly.rule} ({anomaly.id})"
-    subject.status = "locked"
-    subject.status_reason = reason
-    subject.status_changed_at = now
-    tx.add(subject)
-    await tx.flush()
+    await change_subject_status(tx, subject, to=SubjectStatus.LOCKED, reason=reason, now=now)
     revoked = await revoke_all_browser_sessions(tx, subject_id=SubjectId(subject_id), now=now)
     if evict is not None:
         await evict(tx, subject_id=subject_id, reason=reason, now=now)

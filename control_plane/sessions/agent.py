@@ -23,7 +23,7 @@ from control_plane.authz.recording import record_decisions
 from control_plane.authz.service import decide
 from control_plane.authz.types import Action, AuthzRequest, RequestContext, RiskLevel
 from control_plane.clock import as_utc
-from control_plane.identity.service import ensure_subject
+from control_plane.identity.subjects import ensure_subject
 from control_plane.sessions.service import (
     cedar_principal,
     create_session,

@@ -25,11 +25,6 @@ class TtlTooLong(Invalid):
     default_message = "requested token lifetime exceeds the configured cap"
 
 
-class SubjectNotFound(NotFound):
-    code = "subject_not_found"
-    default_message = "subject not found"
-
-
 class SubjectErasing(Conflict):
     code = "subject_erasing"
     default_message = "subject is being erased"

@@ -31,17 +31,17 @@ from control_plane.authz.types import (
     AuthzRequest,
     SessionId,
     SessionResource,
-    SubjectId,
     TenantId,
 )
 from control_plane.clock import as_utc
 from control_plane.errors import ControlPlaneError
-from control_plane.identity.service import ensure_subjects
+from control_plane.identity.subjects import ensure_subjects
+from control_plane.identity.types import SubjectId
 from control_plane.livekit.errors import LiveKitUnavailable
 from control_plane.risk.anomaly import RiskFinding, mfa_login_time, risk_findings, score_of
 from control_plane.sessions.errors import MintUnavailable, SessionEnded, SessionNotFound
 from control_plane.sessions.tables import SessionMember, VoiceSession
-from control_plane.sessions.types import Caller, JoinGrant, JoinServices
+from control_plane.sessions.types import Caller, JoinGrant, JoinServices, SessionStatus
 from control_plane.store.group_commit import GroupCommit
 from control_plane.tokens.service import PlannedMint, plan_join_token, record_ledger, sign_mint
 from control_plane.tokens.types import RoomName
@@ -117,9 +117,9 @@ async def _load_sessions(
                 owner=SubjectId(row.owner_subject_id),
                 participants=frozenset(SubjectId(m) for m in members[row.id]),
                 allow_video=bool(row.allow_video),
-                ended=row.status != "active",
+                ended=row.status != SessionStatus.ACTIVE,
             ),
-            is_open=row.status == "active" and as_utc(row.expires_at) > now,
+            is_open=row.status == SessionStatus.ACTIVE and as_utc(row.expires_at) > now,
         )
         for row in rows
     }

@@ -22,6 +22,7 @@ from control_plane.audit.service import append_audit
 from control_plane.audit.types import AuditEvent, AuditEventType, Outcome
 from control_plane.livekit.remediation import RemediationKind, Wake, schedule_remediation
 from control_plane.sessions.tables import SessionMember, VoiceSession
+from control_plane.sessions.types import SessionStatus
 from control_plane.store.uow import unit_of_work
 
 SYSTEM_ACTOR = "control-plane"
@@ -40,7 +41,7 @@ async def list_active_sessions(tx: AsyncSession, *, limit: int = 1000) -> Sequen
     return (
         await tx.exec(
             select(VoiceSession)
-            .where(VoiceSession.status == "active")
+            .where(VoiceSession.status == SessionStatus.ACTIVE)
             .order_by(col(VoiceSession.created_at))
             .limit(limit)
         )
@@ -54,7 +55,7 @@ async def list_member_rooms(tx: AsyncSession, *, subject_id: str) -> Sequence[st
             select(VoiceSession.room_name)
             .join(SessionMember, col(SessionMember.session_id) == col(VoiceSession.id))
             .where(SessionMember.subject_id == subject_id)
-            .where(VoiceSession.status == "active")
+            .where(VoiceSession.status == SessionStatus.ACTIVE)
         )
     ).all()
 
@@ -67,7 +68,7 @@ async def list_owned_active_sessions(
         await tx.exec(
             select(VoiceSession)
             .where(VoiceSession.owner_subject_id == subject_id)
-            .where(VoiceSession.status == "active")
+            .where(VoiceSession.status == SessionStatus.ACTIVE)
         )
     ).all()
 
@@ -90,8 +91,8 @@ async def end_session_record(
     result = await tx.exec(
         update(VoiceSession)
         .where(col(VoiceSession.id) == session.id)
-        .where(col(VoiceSession.status) == "active")
-        .values(status="ended", ended_at=now, end_reason=reason[:128])
+        .where(col(VoiceSession.status) == SessionStatus.ACTIVE)
+        .values(status=SessionStatus.ENDED.value, ended_at=now, end_reason=reason[:128])
     )
     if result.rowcount == 0:
         return False
@@ -151,7 +152,7 @@ async def end_session_for_room(
 ) -> bool:
     """LiveKit closed (or lost) the room: end its session if still live."""
     session = await find_session_by_room(tx, room)
-    if session is None or session.status != "active":
+    if session is None or session.status != SessionStatus.ACTIVE:
         return False
     return await end_session_record(
         tx, session=session, reason=reason, actor=SYSTEM_ACTOR, now=now, wake=wake
@@ -167,7 +168,7 @@ async def expire_due_sessions(engine: AsyncEngine, *, now: datetime, wake: Wake 
         due = (
             await tx.exec(
                 select(VoiceSession.id)
-                .where(VoiceSession.status == "active")
+                .where(VoiceSession.status == SessionStatus.ACTIVE)
                 .where(col(VoiceSession.expires_at) <= now)
                 .limit(EXPIRE_BATCH)
             )

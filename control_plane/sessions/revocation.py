@@ -11,12 +11,12 @@ re-kick window even after an unlock, because LiveKit keeps refreshing them (ASVS
 Nobody locks their own subject (refused with 409, audited): so every lock leaves the
 administrator who made it active, and the last active administrator can never be locked
 by hand. A lock that outlived an erasure (``identity.suppression``) is lifted by an
-unlock like any other.
+unlock like any other. The status itself changes in ``identity.subjects``
+(``change_subject_status``), as for every other writer.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,15 +35,21 @@ from control_plane.authz.types import (
     Decision,
     RequestContext,
     Resource,
-    SubjectId,
     SubjectResource,
     TenantId,
 )
 from control_plane.identity.browser import revoke_all_browser_sessions
-from control_plane.identity.service import ensure_subject, find_subject
+from control_plane.identity.errors import SubjectNotFound
+from control_plane.identity.subjects import (
+    SUBJECT_ID,
+    change_subject_status,
+    ensure_subject,
+    find_subject,
+    get_subject,
+)
 from control_plane.identity.suppression import find_suppression, lift_suppression
 from control_plane.identity.tables import Subject
-from control_plane.identity.types import SubjectId as IdentitySubjectId
+from control_plane.identity.types import SubjectId, SubjectStatus
 from control_plane.livekit.remediation import (
     RemediationKind,
     Wake,
@@ -51,7 +57,7 @@ from control_plane.livekit.remediation import (
     schedule_remediation,
 )
 from control_plane.livekit.service import list_open_participation_rooms
-from control_plane.sessions.errors import SelfLockRefused, SubjectErasing, SubjectNotFound
+from control_plane.sessions.errors import SelfLockRefused, SubjectErasing
 from control_plane.sessions.lifecycle import (
     end_session_record,
     list_member_rooms,
@@ -60,8 +66,6 @@ from control_plane.sessions.lifecycle import (
 from control_plane.sessions.service import cedar_principal, get_session, session_resource
 from control_plane.sessions.tables import VoiceSession
 from control_plane.sessions.types import Caller, StatusReason
-
-SUBJECT_ID = re.compile(r"^sub_[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -86,14 +90,6 @@ class SessionsEnded:
     subject_id: str
     ended: tuple[str, ...]
     rooms: int
-
-
-async def get_subject(tx: AsyncSession, subject_id: str) -> Subject:
-    """The subject behind a pseudonym from a URL, or SubjectNotFound."""
-    subject = await find_subject(tx, subject_id) if SUBJECT_ID.match(subject_id) else None
-    if subject is None:
-        raise SubjectNotFound()
-    return subject
 
 
 async def _decide(
@@ -197,15 +193,8 @@ async def lock_subject(
             now=now,
         )
         raise SelfLockRefused()
-    if subject.status == "active":
-        subject.status = "locked"
-        subject.status_reason = reason.value
-        subject.status_changed_at = now
-        tx.add(subject)
-        await tx.flush()
-    revoked = await revoke_all_browser_sessions(
-        tx, subject_id=IdentitySubjectId(subject.id), now=now
-    )
+    await change_subject_status(tx, subject, to=SubjectStatus.LOCKED, reason=reason.value, now=now)
+    revoked = await revoke_all_browser_sessions(tx, subject_id=SubjectId(subject.id), now=now)
     rooms = await evict_subject_everywhere(
         tx,
         subject_id=subject.id,
@@ -267,14 +256,12 @@ async def unlock_subject(
         services=services,
         now=now,
     )
-    if subject is not None and subject.status == "erasing":
+    if subject is not None and subject.status == SubjectStatus.ERASING:
         raise SubjectErasing()
-    if subject is not None and subject.status == "locked":
-        subject.status = "active"
-        subject.status_reason = reason.value
-        subject.status_changed_at = now
-        tx.add(subject)
-        await tx.flush()
+    if subject is not None:
+        await change_subject_status(
+            tx, subject, to=SubjectStatus.ACTIVE, reason=reason.value, now=now
+        )
     lifted = await lift_suppression(tx, subject_id=subject_id)
     await append_audit(
         tx,
@@ -291,7 +278,7 @@ async def unlock_subject(
         ),
         now=now,
     )
-    return SubjectChange(subject_id, subject.status if subject else "active", 0, 0)
+    return SubjectChange(subject_id, subject.status if subject else SubjectStatus.ACTIVE, 0, 0)
 
 
 async def end_session(

@@ -21,19 +21,25 @@ from control_plane.authz.types import (
     PrincipalRef,
     SessionId,
     SessionResource,
-    SubjectId,
     TenantId,
     TenantResource,
 )
 from control_plane.clock import as_utc
 from control_plane.crypto.digest import secret_digest
-from control_plane.identity.service import ensure_subject
+from control_plane.identity.subjects import ensure_subject
 from control_plane.identity.tables import Subject
+from control_plane.identity.types import SubjectId
 from control_plane.sessions.errors import InviteInvalid, SessionEnded, SessionNotFound, TtlTooLong
 from control_plane.sessions.joins import JoinRequest, Minter, mint_join
 from control_plane.sessions.tables import SessionInvite, SessionMember, VoiceSession
 from control_plane.sessions.tenancy import new_room_name
-from control_plane.sessions.types import Caller, JoinGrant, JoinServices, SessionOptions
+from control_plane.sessions.types import (
+    Caller,
+    JoinGrant,
+    JoinServices,
+    SessionOptions,
+    SessionStatus,
+)
 from control_plane.store.uow import unit_of_work
 
 INVITE_TTL = timedelta(hours=1)
@@ -57,7 +63,7 @@ async def session_resource(tx: AsyncSession, session: VoiceSession) -> SessionRe
         owner=SubjectId(session.owner_subject_id),
         participants=frozenset(SubjectId(m) for m in members),
         allow_video=session.allow_video,
-        ended=session.status != "active",
+        ended=session.status != SessionStatus.ACTIVE,
     )
 
 
@@ -216,7 +222,7 @@ async def mint_session_token(
 async def _mint_with_invite(tx: AsyncSession, request: JoinRequest, invite_code: str) -> JoinGrant:
     caller, session_id, now = request.caller, request.session_id, request.now
     session = await get_session(tx, session_id)
-    if session.status != "active" or as_utc(session.expires_at) <= now:
+    if session.status != SessionStatus.ACTIVE or as_utc(session.expires_at) <= now:
         raise SessionEnded()
     await ensure_subject(tx, principal=caller.principal, now=now)
     if session.tenant == caller.principal.tenant:
@@ -231,7 +237,7 @@ async def create_invite(
 ) -> tuple[str, datetime]:
     """A single-use invite code; only someone who may join the session may invite."""
     session = await get_session(tx, session_id)
-    if session.status != "active":
+    if session.status != SessionStatus.ACTIVE:
         raise SessionEnded()
     subject = await ensure_subject(tx, principal=caller.principal, now=now)
     decision = decide(

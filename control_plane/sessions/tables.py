@@ -20,7 +20,7 @@ class VoiceSession(SQLModel, table=True):
     room_name: str = Field(max_length=64, unique=True)
     tenant: str = Field(max_length=128)
     owner_subject_id: str = Field(max_length=64)
-    status: str = Field(default="active", max_length=16)  # active | ended
+    status: str = Field(default="active", max_length=16)  # SessionStatus
     retention_class: str = Field(default="standard", max_length=32)
     storage_mode: str = Field(default="standard", max_length=16)  # standard | no_storage
     allow_video: bool = Field(default=False)

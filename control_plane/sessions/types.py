@@ -16,6 +16,13 @@ from control_plane.risk.monitor import RiskMonitor
 from control_plane.tokens.types import MintedToken
 
 
+class SessionStatus(StrEnum):
+    """A voice session is live until it ends; an ended session never reopens."""
+
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
 class StatusReason(StrEnum):
     """Why an administrator locked or unlocked a subject: a closed set. Free text would
     go verbatim into the immutable audit chain, out of erasure's reach (a name, a card

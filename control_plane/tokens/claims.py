@@ -10,6 +10,7 @@ join is traced back to this mint.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from control_plane.crypto.hs256 import Hs256Key
@@ -33,6 +34,20 @@ FORBIDDEN_VIDEO_GRANTS = frozenset(
 )
 
 
+class ForbiddenGrant(Exception):
+    """A join token would carry an admin-level grant: a bug, never a client's doing. Not a
+    ControlPlaneError on purpose: it is never caught, the mint's transaction rolls back
+    and no token leaves (fail closed)."""
+
+
+def check_video_grants(video: Mapping[str, object]) -> None:
+    """Refuse a video grant that sets any of ``FORBIDDEN_VIDEO_GRANTS`` (pure). An absent
+    one is false: LiveKit defaults only publish, subscribe and data to true."""
+    granted = sorted(name for name in FORBIDDEN_VIDEO_GRANTS if video.get(name, False) is not False)
+    if granted:
+        raise ForbiddenGrant(f"join token would grant {', '.join(granted)}")
+
+
 def join_claims(
     *,
     api_key: str,
@@ -43,7 +58,25 @@ def join_claims(
     issued_at: datetime,
     expires_at: datetime,
 ) -> dict[str, object]:
-    """The JWT claims of a join token for exactly one room."""
+    """The JWT claims of a join token for exactly one room; ForbiddenGrant if the video
+    grant would carry an admin-level grant (``check_video_grants``)."""
+    video: dict[str, object] = {
+        "roomJoin": True,
+        "room": room,
+        "canPublish": grants.can_publish,
+        "canPublishSources": list(grants.can_publish_sources),
+        "canPublishData": grants.can_publish_data,
+        "canSubscribe": grants.can_subscribe,
+        "canUpdateOwnMetadata": False,
+        "hidden": False,
+        "recorder": False,
+        "agent": False,
+        "roomAdmin": False,
+        "roomCreate": False,
+        "roomList": False,
+        "roomRecord": False,
+    }
+    check_video_grants(video)
     return {
         "iss": api_key,
         "sub": identity,
@@ -54,22 +87,7 @@ def join_claims(
         "kind": "standard",
         "name": identity,
         "attributes": {TOKEN_ID_ATTRIBUTE: token_id},
-        "video": {
-            "roomJoin": True,
-            "room": room,
-            "canPublish": grants.can_publish,
-            "canPublishSources": list(grants.can_publish_sources),
-            "canPublishData": grants.can_publish_data,
-            "canSubscribe": grants.can_subscribe,
-            "canUpdateOwnMetadata": False,
-            "hidden": False,
-            "recorder": False,
-            "agent": False,
-            "roomAdmin": False,
-            "roomCreate": False,
-            "roomList": False,
-            "roomRecord": False,
-        },
+        "video": video,
     }
 
 

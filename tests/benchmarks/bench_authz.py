@@ -26,9 +26,9 @@ from control_plane.authz.types import (
     RequestContext,
     SessionId,
     SessionResource,
-    SubjectId,
     TenantId,
 )
+from control_plane.identity.types import SubjectId
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 DEFAULT_ITERATIONS = 2000

@@ -34,14 +34,13 @@ from control_plane.authz.types import (
     RequestContext,
     SessionId,
     SessionResource,
-    SubjectId,
     TenantId,
 )
 from control_plane.crypto.hs256 import Hs256Key
 from control_plane.identity.claims import principal_from_claims
 from control_plane.identity.client import OidcClient
 from control_plane.identity.tables import Subject
-from control_plane.identity.types import AuthMethod, Principal
+from control_plane.identity.types import AuthMethod, Principal, SubjectId
 from control_plane.identity.verify import verify_access_token
 from control_plane.livekit.client import LiveKitClient
 from control_plane.risk.limiter import RateLimiter

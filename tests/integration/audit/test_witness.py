@@ -131,9 +131,8 @@ async def test_the_checkpoint_job_witnesses_what_it_signs(
 
 
 async def test_a_long_witness_file_is_checked_in_batches_naming_the_file_line(
-    engine: AsyncEngine, keys: KeyRing, cli: CliTarget, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, keys: KeyRing, cli: CliTarget
 ) -> None:
-    monkeypatch.setattr(witness, "WITNESS_BATCH", 2)
     path = _witness_file(cli)
     for n in range(5):
         await append_events(engine, 2, start=T0 + timedelta(minutes=n))
@@ -156,13 +155,15 @@ async def test_a_long_witness_file_is_checked_in_batches_naming_the_file_line(
 
     public_keys = keys.audit_verification_keys
     report = await witness.verify_witnessed(
-        engine, public_keys=public_keys, witness_file=path, pace=pace
+        engine, public_keys=public_keys, witness_file=path, pace=pace, batch=2
     )
     assert report.is_intact
     assert report.witnessed_checked == 5
     assert pauses == 3  # 5 witnessed checkpoints, 2 per read transaction
     await execute_sql(engine, "DELETE FROM audit_checkpoint WHERE id = 4")
-    report = await witness.verify_witnessed(engine, public_keys=public_keys, witness_file=path)
+    report = await witness.verify_witnessed(
+        engine, public_keys=public_keys, witness_file=path, batch=2
+    )
     assert report.witness_problem is not None
     assert (report.witness_problem.checkpoint_id, report.witness_problem.line) == (4, 5)
 

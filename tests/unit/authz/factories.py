@@ -12,9 +12,9 @@ from control_plane.authz.types import (
     Resource,
     SessionId,
     SessionResource,
-    SubjectId,
     TenantId,
 )
+from control_plane.identity.types import SubjectId
 
 POLICY_DIR = Path(__file__).resolve().parents[3] / "policies"
 

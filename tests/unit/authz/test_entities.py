@@ -18,11 +18,11 @@ from control_plane.authz.types import (
     PlatformResource,
     RequestContext,
     RiskLevel,
-    SubjectId,
     SubjectResource,
     TenantId,
     TenantResource,
 )
+from control_plane.identity.types import SubjectId
 
 from .factories import make_principal, make_session
 

@@ -29,11 +29,11 @@ from control_plane.authz.types import (
     Resource,
     SessionId,
     SessionResource,
-    SubjectId,
     SubjectResource,
     TenantId,
     TenantResource,
 )
+from control_plane.identity.types import SubjectId
 from tests.support.properties import PROPERTY
 
 from .factories import POLICY_DIR

@@ -10,8 +10,7 @@ import cedarpy
 import pytest
 
 from control_plane.authz.engine import PolicySnapshot, load_snapshot
-from control_plane.authz.errors import AccessDenied
-from control_plane.authz.service import decide, decide_many, ensure_allowed, explain, what_if
+from control_plane.authz.service import decide, decide_many, explain, what_if
 from control_plane.authz.types import (
     JOIN_ACTIONS,
     Action,
@@ -141,18 +140,6 @@ def test_engine_exception_denies_every_request_of_the_batch(snapshot: PolicySnap
     assert [d.allowed for d in decisions] == [False] * len(JOIN_ACTIONS)
     assert all(d.errors[0].startswith("engine_error: ") for d in decisions)
     assert all(len(e) <= 500 for d in decisions for e in d.errors)
-
-
-def test_ensure_allowed_raises_access_denied_with_the_decision_id(snapshot: PolicySnapshot) -> None:
-    denied = decide(
-        snapshot, make_request(principal=make_principal("carol")), decision_id=DecisionId("d-1")
-    )
-    with pytest.raises(AccessDenied) as info:
-        ensure_allowed(denied)
-    assert info.value.decision_id == "d-1"
-    assert info.value.status == 403
-    allowed = decide(snapshot, make_request())
-    assert ensure_allowed(allowed) is allowed
 
 
 def test_explain_names_the_forbid_and_its_file(snapshot: PolicySnapshot) -> None:

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.app import make_settings, running_app
+from control_plane.identity.browser import create_browser_session
+from control_plane.identity.deps import CSRF_HEADER, cookie_name
+from control_plane.identity.types import AuthMethod, Principal, SubjectId
+from control_plane.store.uow import unit_of_work
+from tests.support.app import RunningApp, make_settings, running_app
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,16 +39,44 @@ async def test_errors_have_one_shape_and_a_request_id(tmp_path: Path) -> None:
         assert body["request_id"] == response.headers["x-request-id"]
 
 
+async def _browser_login(app: RunningApp) -> dict[str, str]:
+    """A real browser session in the app's store (no IdP needed): its cookie and CSRF header."""
+    state = app.state
+    principal = Principal(
+        subject_id=SubjectId("sub_" + "a" * 32),
+        tenant="tenant-a",
+        groups=frozenset({"members"}),
+        email_verified=True,
+        amr=("pwd",),
+        acr=None,
+        auth_time=state.clock(),
+        method=AuthMethod.BROWSER,
+    )
+    async with unit_of_work(state.engine) as tx:
+        session = await create_browser_session(
+            tx,
+            principal=principal,
+            settings=state.settings.browser,
+            session_secret=state.keys.session_secret,
+            now=state.clock(),
+        )
+    app.client.cookies.set(cookie_name(state), session.cookie_value)
+    return {CSRF_HEADER: session.csrf_token}
+
+
 async def test_validation_errors_never_echo_the_input(tmp_path: Path) -> None:
     async with running_app(make_settings(tmp_path)) as app:
+        headers = await _browser_login(app)
         canary = "eyJhbGciOiJub25lIn0.canary-value"
         response = await app.client.post(
-            "/v1/sessions",
-            json={"ttl_seconds": canary},
-            headers={"Authorization": "Bearer x"},
+            "/v1/sessions", json={"ttl_seconds": canary}, headers=headers
         )
-        assert response.status_code in (401, 422)
+        assert response.status_code == 422  # authenticated, so validation is reached
+        body = response.json()
+        assert body["error"] == "invalid"
+        assert set(body) == {"error", "detail", "request_id"}
         assert canary not in response.text
+        assert "canary" not in response.text
 
 
 async def test_oversized_body_is_413_not_5xx(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from typing import cast
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_plane.livekit import intake as intake_module
 from control_plane.livekit.intake import WebhookIntake
 
 
@@ -20,9 +19,14 @@ class Clock:
         return self.now
 
 
-def _intake(clock: Clock) -> WebhookIntake:
+def _intake(clock: Clock, *, quiet_wait_seconds: float = 0.25) -> WebhookIntake:
     # The rate estimate never touches the store.
-    return WebhookIntake(cast(AsyncEngine, None), on_stored=lambda _ids: None, monotonic=clock)
+    return WebhookIntake(
+        cast(AsyncEngine, None),
+        on_stored=lambda _ids: None,
+        monotonic=clock,
+        quiet_wait_seconds=quiet_wait_seconds,
+    )
 
 
 def _arrive(intake: WebhookIntake, clock: Clock, count: int, per_second: float) -> None:
@@ -83,18 +87,20 @@ async def test_processing_waits_for_the_delivery_in_progress_to_finish() -> None
 
 
 @pytest.mark.asyncio
-async def test_a_delivery_that_never_ends_delays_processing_only_boundedly(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(intake_module, "QUIET_WAIT_SECONDS", 0.01)
-    intake = _intake(Clock())
+async def test_a_delivery_that_never_ends_delays_processing_only_boundedly() -> None:
+    intake = _intake(Clock(), quiet_wait_seconds=0.01)
     with intake.delivering():
-        await asyncio.wait_for(intake.pace(), 1.0)  # a flood cannot stop processing
+        # The outer bound only keeps a regression from hanging the suite.
+        await asyncio.wait_for(intake.pace(), 20)  # a flood cannot stop processing
+        assert intake.deliveries_in_flight == 1  # processing went on while it was running
+    assert intake.deliveries_in_flight == 0
 
 
 @pytest.mark.asyncio
 async def test_a_failed_delivery_still_ends_its_mark() -> None:
-    intake = _intake(Clock())
+    # A quiet wait of an hour: if the failed delivery had left its mark, pace would wait.
+    intake = _intake(Clock(), quiet_wait_seconds=3600)
     with pytest.raises(RuntimeError), intake.delivering():
         raise RuntimeError("verification blew up")
-    await asyncio.wait_for(intake.pace(), 0.05)  # no delivery in progress: no wait
+    assert intake.deliveries_in_flight == 0
+    await asyncio.wait_for(intake.pace(), 20)  # no delivery in progress: no wait
