@@ -45,10 +45,9 @@ from control_plane.livekit.routes import webhook_route
 from control_plane.livekit.service import WebhookReceiver
 from control_plane.logs import get_logger
 from control_plane.middleware import (
-    BodySizeLimitMiddleware,
     HttpMetrics,
     RequestContextMiddleware,
-    RequestInputMiddleware,
+    RequestGuardMiddleware,
     SecurityHeadersMiddleware,
 )
 from control_plane.openapi import install_openapi
@@ -342,8 +341,11 @@ def create_app(
     install_openapi(app)
     # Innermost first: the body limit, CORS, the security headers (on every answer,
     # 413s and preflights included), the request context outermost.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
-    app.add_middleware(RequestInputMiddleware, exempt_paths=frozenset({webhook_route.path}))
+    app.add_middleware(
+        RequestGuardMiddleware,
+        max_bytes=settings.server.max_body_bytes,
+        raw_body_paths=frozenset({webhook_route.path}),
+    )
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

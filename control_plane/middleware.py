@@ -169,16 +169,28 @@ _UNSTORABLE_ESCAPE = re.compile(
 _ESCAPE_OVERLAP = 16  # bytes kept from one chunk to scan across the next one's start
 
 
-class RequestInputMiddleware:
-    """Input PostgreSQL (or any UTF-8 encoder) cannot store is refused before a route
-    sees it: a path with control characters matches no route (404); a query with a NUL,
-    or a JSON body with an escaped NUL or lone surrogate, is invalid (422). Each made
-    every route taking such input a 503 (threat T-DOS-6). The webhook route takes its
-    signed body as is: it has its own rules (livekit/webhook.py, T-WH-4)."""
+class RequestGuardMiddleware:
+    """What no route may see, refused before one runs, with one pass over the body.
 
-    def __init__(self, app: ASGIApp, *, exempt_paths: frozenset[str]) -> None:
+    - A path with control characters matches no route (404); a query with a NUL is
+      invalid (422). PostgreSQL (or any UTF-8 encoder) cannot store either: each made
+      every route taking such input a 503 (threat T-DOS-6).
+    - A body over ``max_bytes`` gets 413, never a 5xx or a 400, and is never read whole:
+      a declared ``Content-Length`` over the limit is refused before the app runs, a
+      chunked body is counted as it is read (threat T-DOS-4).
+    - A JSON body with an escaped NUL or lone surrogate is invalid (422, T-DOS-6), except
+      on ``raw_body_paths``: the webhook route takes its signed body as is and has its
+      own rules (livekit/webhook.py, T-WH-4).
+
+    On a refusal mid-body the answer is sent at once, the app is told the client went
+    away (``http.disconnect``) and whatever it sends afterwards is dropped. Raising
+    through the app instead let FastAPI's body parsing turn the error into a 400.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, raw_body_paths: frozenset[str]) -> None:
         self.app = app
-        self.exempt_paths = exempt_paths
+        self.max_bytes = max_bytes
+        self.raw_body_paths = raw_body_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -191,57 +203,6 @@ class RequestInputMiddleware:
         if b"%00" in query or b"\x00" in query:
             await _reject(scope, send, 422, "invalid", "query: NUL character")
             return
-        if scope["path"] in self.exempt_paths:
-            await self.app(scope, receive, send)
-            return
-        tail = b""
-        refused = answered = started = False
-
-        async def checked_receive() -> Message:
-            nonlocal tail, refused, answered
-            if refused:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                window = tail + message.get("body", b"")
-                if _UNSTORABLE_ESCAPE.search(window):
-                    refused = True
-                    if not started:
-                        answered = True
-                        detail = "body: NUL or unpaired surrogate in a string"
-                        await _reject(scope, send, 422, "invalid", detail, close=True)
-                    return {"type": "http.disconnect"}
-                tail = window[-_ESCAPE_OVERLAP:]
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if answered:
-                return  # the 422 is the answer
-            started = True
-            await send(message)
-
-        await self.app(scope, checked_receive, guarded_send)
-
-
-class BodySizeLimitMiddleware:
-    """Bodies over the limit get 413, never a 5xx or a 400, and are never read whole.
-
-    A declared ``Content-Length`` over the limit is refused before the app runs. A body
-    without one (chunked) is counted as it is read: past the limit the 413 is sent at
-    once, the app is told the client went away (``http.disconnect``) and whatever it
-    sends afterwards is dropped. Raising through the app instead let FastAPI's body
-    parsing turn the error into a 400 (threat T-DOS-4).
-    """
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -251,32 +212,46 @@ class BodySizeLimitMiddleware:
                 if declared > self.max_bytes:
                     await _reject_too_large(scope, send)
                     return
+        scan_escapes = scope["path"] not in self.raw_body_paths
         received = 0
+        tail = b""
         refused = answered = started = False
 
-        async def limited_receive() -> Message:
-            nonlocal received, refused, answered
+        async def refuse(status: int, code: str, detail: str) -> Message:
+            nonlocal refused, answered
+            refused = True
+            if not started:
+                answered = True
+                await _reject(scope, send, status, code, detail, close=True)
+            return {"type": "http.disconnect"}
+
+        async def checked_receive() -> Message:
+            nonlocal received, tail
             if refused:
                 return {"type": "http.disconnect"}
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    refused = True
-                    if not started:
-                        answered = True
-                        await _reject_too_large(scope, send)
-                    return {"type": "http.disconnect"}
+            if message["type"] != "http.request":
+                return message
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                return await refuse(413, "payload_too_large", "request body too large")
+            if scan_escapes:
+                window = tail + chunk
+                if _UNSTORABLE_ESCAPE.search(window):
+                    detail = "body: NUL or unpaired surrogate in a string"
+                    return await refuse(422, "invalid", detail)
+                tail = window[-_ESCAPE_OVERLAP:]
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
             if answered:
-                return  # the 413 is the answer
+                return  # the refusal is the answer
             started = True
             await send(message)
 
-        await self.app(scope, limited_receive, guarded_send)
+        await self.app(scope, checked_receive, guarded_send)
 
 
 async def _reject_too_large(scope: Scope, send: Send) -> None:
