@@ -44,8 +44,6 @@ _INTEGER = re.compile(r"-?[0-9]{1,20}")
 # What the intake stores and keys on must be storable on both backends and printable in
 # the audit log: no NUL (PostgreSQL refuses it), control characters or lone surrogates.
 _UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_TURN_PASSWORD = re.compile(r'"turnPassword"\s*:\s*"(?:[^"\\]|\\.)*"')
-_MASKED_TURN_PASSWORD = '"turnPassword":"[masked]"'  # noqa: S105 - the mask itself
 
 
 class RejectReason(StrEnum):
@@ -207,11 +205,6 @@ def strip_client_fields(event: dict[str, Any]) -> dict[str, Any]:
             kept["attributes"] = {k: v for k, v in attributes.items() if k in KEPT_ATTRIBUTES}
         stored[section] = kept
     return stored
-
-
-def mask_body(body: str) -> str:
-    """The body to store: LiveKit's per-room TURN password masked (we never need it)."""
-    return _TURN_PASSWORD.sub(_MASKED_TURN_PASSWORD, body)
 
 
 def verify_webhook(
