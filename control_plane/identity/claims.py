@@ -10,13 +10,13 @@ names the claim, never its value.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 from control_plane.config import OidcSettings
 from control_plane.identity.errors import AuthenticationFailed
 from control_plane.identity.pseudonym import pseudonymize_subject
 from control_plane.identity.types import AuthMethod, Principal, VerifiedClaims
+from control_plane.text import has_unsafe_chars
 
 MAX_GROUPS = 64
 MAX_CLAIM_CHARS = 128
@@ -25,7 +25,6 @@ MAX_SUBJECT_CHARS = 255
 MAX_NUMERIC_DATE = 253_402_300_799
 # C0 and C1 controls, DEL and UTF-16 surrogates: nothing a tenant, group, subject or
 # method name contains; NUL is refused by PostgreSQL and a lone surrogate by every encoder.
-_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _malformed(name: str) -> AuthenticationFailed:
@@ -34,12 +33,7 @@ def _malformed(name: str) -> AuthenticationFailed:
 
 def claim_string(value: object, *, name: str, max_chars: int = MAX_CLAIM_CHARS) -> str:
     """A non-empty, printable string claim no longer than ``max_chars``; else the 401."""
-    if (
-        not isinstance(value, str)
-        or not value
-        or len(value) > max_chars
-        or _UNSAFE_CHARS.search(value)
-    ):
+    if not isinstance(value, str) or not value or len(value) > max_chars or has_unsafe_chars(value):
         raise _malformed(name)
     return value
 

@@ -32,6 +32,7 @@ import jwt
 
 from control_plane.crypto.hs256 import Hs256Key
 from control_plane.crypto.lifetime import LifetimeProblem, lifetime_problem
+from control_plane.text import has_unsafe_chars
 
 MAX_AUTHORIZATION_CHARS = 4096
 MAX_EVENT_ID_CHARS = 64
@@ -43,7 +44,6 @@ MAX_JSON_DEPTH = 32
 _INTEGER = re.compile(r"-?[0-9]{1,20}")
 # What the intake stores and keys on must be storable on both backends and printable in
 # the audit log: no NUL (PostgreSQL refuses it), control characters or lone surrogates.
-_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class RejectReason(StrEnum):
@@ -269,7 +269,7 @@ def _string(value: object) -> str:
     printable string is refused."""
     if value is None:
         return ""
-    if not isinstance(value, str) or _UNSAFE_CHARS.search(value):
+    if not isinstance(value, str) or has_unsafe_chars(value):
         raise WebhookVerificationError(RejectReason.MALFORMED_BODY)
     return value
 
